@@ -1,0 +1,1 @@
+"""Storyboard: Sora-2 storyboard videos from Discord."""
