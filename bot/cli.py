@@ -1,0 +1,177 @@
+"""`storyboard-bot`: run the bot, check a config file, render a storyboard."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+
+from bot.config import Config, ConfigError, GuildSettings, load_config, mask_secret
+from bot.errors import StoryboardError
+from bot.i18n import t
+from bot.images import check_image
+from bot.profiles import PROFILES, ProviderProfile
+from bot.storyboard import Storyboard, StoryboardSettings, parse_prompt, validate_storyboard
+from bot.videos_api import CreateVideoRequest, VideoApi
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="storyboard-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the bot")
+    run.add_argument("--config", type=Path, default=Path("config.toml"))
+    run.add_argument("--sync", action="store_true", help="sync slash commands even if unchanged")
+    run.add_argument("--log-level", default="INFO")
+
+    check = sub.add_parser("check-config", help="check a config file without starting the bot")
+    check.add_argument("path", type=Path)
+    check.add_argument(
+        "--ping", action="store_true", help="call the provider with each guild's key"
+    )
+
+    render = sub.add_parser(
+        "render",
+        help="read a storyboard on stdin (provider format or one scene per line), print the prompt",
+    )
+    render.add_argument("--seconds", type=int)
+    render.add_argument("--model", default="sora-2")
+    render.add_argument("--orientation", choices=["landscape", "portrait"], default="landscape")
+    render.add_argument("--profile", choices=sorted(PROFILES), default="relay")
+    render.add_argument("--image", type=Path, help="a reference image to check and include")
+    render.add_argument("--request", action="store_true", help="print the form fields instead")
+    render.add_argument("--lang", default="en-US", help="language of error messages")
+    return parser
+
+
+def _describe_guild(label: str, g: GuildSettings) -> str:
+    d = g.defaults
+    key = mask_secret(g.api_key) if g.api_key else "(none: cannot submit)"
+    return (
+        f"{label}: key {key}; "
+        f"profile {g.profile.name} at {g.base_url}; models {', '.join(g.models)}; "
+        f"lengths {', '.join(map(str, g.allowed_seconds))} s; "
+        f"defaults {d.model}, {d.seconds} s, {d.orientation}, "
+        f"watermark {'on' if d.watermark else 'off'}, private {'on' if d.private else 'off'}"
+    )
+
+
+def _summary(config: Config) -> list[str]:
+    f = config.file
+    token = mask_secret(config.discord_token) if config.discord_token else None
+    lines = [
+        f"{config.path}: OK",
+        f"discord: token {token or '(missing: set [discord] token or DISCORD_TOKEN)'}; "
+        f"dev guilds {', '.join(map(str, config.dev_guild_ids)) or '(none: global sync)'}",
+        f"provider: timeout {f.provider.timeout_seconds:g} s, "
+        f"{f.provider.max_requests_per_second:g} requests/s per key",
+        f"images: at most {f.images.max_mb:g} MB",
+        f"storage: {config.storage_path}",
+        _describe_guild("servers not listed", config.guild(0)),
+    ]
+    lines += [_describe_guild(f"guild {gid}", g) for gid, g in config.guilds.items()]
+    if not config.guilds:
+        lines.append("no guilds configured: no server can submit jobs yet")
+    return lines
+
+
+async def _ping_all(config: Config) -> list[str]:
+    failures = []
+    async with aiohttp.ClientSession() as session:
+        api = VideoApi(session)
+        for gid, g in config.guilds.items():
+            if g.api_key is None:
+                continue
+            try:
+                await api.client_for(g).ping()
+                print(f"guild {gid}: provider reachable, key accepted")
+            except StoryboardError as exc:
+                failures.append(f"guild {gid}: {t(exc.key, 'en-US', **exc.fields)}")
+    return failures
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.path)
+    except ConfigError as exc:
+        print(exc.describe(), file=sys.stderr)
+        return 1
+    for line in _summary(config):
+        print(line)
+    if args.ping:
+        failures = asyncio.run(_ping_all(config))
+        for line in failures:
+            print(line, file=sys.stderr)
+        return 1 if failures else 0
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    profile: ProviderProfile = PROFILES[args.profile]
+    try:
+        shots = parse_prompt(sys.stdin.read())
+        seconds = args.seconds
+        if seconds is None:
+            timed = [s.duration for s in shots]
+            seconds = (
+                sum(d for d in timed if d)
+                if shots and None not in timed
+                else profile.allowed_seconds[1]
+            )
+        board = Storyboard(
+            shots=tuple(shots),
+            settings=StoryboardSettings(
+                model=args.model, seconds=seconds, orientation=args.orientation
+            ),
+        )
+        valid = validate_storyboard(board, profile, models=[args.model])
+        image = None
+        if args.image is not None:
+            image = check_image(args.image.read_bytes(), args.image.name, max_bytes=10 * 1048576)
+    except StoryboardError as exc:
+        print(f"error: {t(exc.key, args.lang, **exc.fields)}", file=sys.stderr)
+        return 1
+    if not args.request:
+        print(valid.prompt)
+        return 0
+    request = CreateVideoRequest.from_storyboard(valid, profile, image=image)
+    fields: dict[str, object] = dict(request.form_fields(profile))
+    if image is not None:
+        fields["input_reference"] = {
+            "filename": image.filename,
+            "content_type": image.content_type,
+            "bytes": len(image.data),
+        }
+    print(json.dumps(fields, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc.describe(), file=sys.stderr)
+        return 1
+    if config.discord_token is None:
+        print(
+            f"{config.path}: discord.token: missing (set it, or DISCORD_TOKEN in the environment)",
+            file=sys.stderr,
+        )
+        return 1
+    from bot.runner import run_bot  # discord.py is only imported for `run`
+
+    return run_bot(config, force_sync=args.sync, log_level=args.log_level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args)
+    if args.command == "render":
+        return _render(args)
+    return _run(args)

@@ -1,0 +1,343 @@
+"""`config.toml`: one bot, many guilds, each with its own key.
+
+Read with tomllib into pydantic models, then checked as a whole (a guild's
+`seconds` against its own provider profile, say). Every problem names the file
+and the field, and all problems are reported at once, so an admin fixes the
+file in one pass. `[defaults]` and `[guilds."<id>"]` resolve into one frozen
+`GuildSettings` per guild; a guild's key is only ever in its own settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from bot.profiles import Orientation, ProfileName, ProviderProfile, get_profile
+
+Snowflake = Annotated[int, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _clean_base_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
+class DiscordSection(_Section):
+    # Optional here because DISCORD_TOKEN may carry it instead.
+    token: SecretStr | None = None
+    dev_guild_ids: list[Snowflake] = Field(default_factory=list)
+
+
+class ProviderSection(_Section):
+    base_url: str
+    profile: ProfileName = "relay"
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    max_requests_per_second: float = Field(default=2.0, gt=0, le=100)
+    models: list[str] = Field(default_factory=lambda: ["sora-2", "sora-2-pro"], min_length=1)
+
+    _base_url = field_validator("base_url")(_clean_base_url)
+
+
+class DefaultsSection(_Section):
+    model: str = "sora-2"
+    seconds: int = 15
+    orientation: Orientation = "landscape"
+    watermark: bool = False
+    private: bool = False
+
+
+class ImagesSection(_Section):
+    max_mb: float = Field(default=10.0, gt=0, le=100)
+
+
+class StorageSection(_Section):
+    path: Path = Path("storyboard.sqlite3")
+
+
+class GuildSection(_Section):
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    base_url: str | None = None
+    profile: ProfileName | None = None
+    models: list[str] | None = Field(default=None, min_length=1)
+    max_seconds: int | None = Field(default=None, gt=0)
+    model: str | None = None
+    seconds: int | None = None
+    orientation: Orientation | None = None
+    watermark: bool | None = None
+    private: bool | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else _clean_base_url(value)
+
+
+class ConfigFile(_Section):
+    """The file as written, before defaults are applied to each guild."""
+
+    discord: DiscordSection = Field(default_factory=DiscordSection)
+    provider: ProviderSection
+    defaults: DefaultsSection = Field(default_factory=DefaultsSection)
+    images: ImagesSection = Field(default_factory=ImagesSection)
+    storage: StorageSection = Field(default_factory=StorageSection)
+    guilds: dict[Snowflake, GuildSection] = Field(default_factory=dict)
+
+
+class GuildSettings(BaseModel):
+    """Everything that applies to one guild, resolved. Its key is its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    guild_id: int | None
+    api_key: SecretStr | None
+    base_url: str
+    profile: ProviderProfile
+    models: tuple[str, ...]
+    max_seconds: int | None
+    defaults: DefaultsSection
+    timeout_seconds: float
+    max_requests_per_second: float
+    image_max_bytes: int
+
+    @property
+    def can_submit(self) -> bool:
+        return self.api_key is not None
+
+    @property
+    def allowed_seconds(self) -> tuple[int, ...]:
+        limit = self.max_seconds
+        return tuple(s for s in self.profile.allowed_seconds if limit is None or s <= limit)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    discord_token: SecretStr | None
+    dev_guild_ids: tuple[int, ...]
+    storage_path: Path
+    file: ConfigFile
+    guilds: dict[int, GuildSettings]
+
+    def guild(self, guild_id: int) -> GuildSettings:
+        """The settings for `guild_id`; a guild not in the file has no key."""
+        found = self.guilds.get(guild_id)
+        return found if found is not None else _resolve(self.file, guild_id, None, None)
+
+    def secrets(self) -> list[str]:
+        """Every secret this config holds, for log masking and leak checks."""
+        values = [g.api_key.get_secret_value() for g in self.guilds.values() if g.api_key]
+        if self.discord_token is not None:
+            values.append(self.discord_token.get_secret_value())
+        return [v for v in values if v]
+
+
+class ConfigIssue(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    message: str
+
+
+class ConfigError(Exception):
+    """The file can't be used; `issues` names every bad field."""
+
+    def __init__(self, path: Path, issues: list[ConfigIssue]) -> None:
+        self.path = path
+        self.issues = issues
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        return "\n".join(f"{self.path}: {i.field}: {i.message}" for i in self.issues)
+
+
+def _resolve(
+    file: ConfigFile, guild_id: int | None, section: GuildSection | None, key: SecretStr | None
+) -> GuildSettings:
+    g = section or GuildSection()
+    base = file.defaults
+    overrides = {
+        name: getattr(g, name)
+        for name in ("model", "seconds", "orientation", "watermark", "private")
+        if getattr(g, name) is not None
+    }
+    return GuildSettings(
+        guild_id=guild_id,
+        api_key=key,
+        base_url=g.base_url or file.provider.base_url,
+        profile=get_profile(g.profile or file.provider.profile),
+        models=tuple(g.models or file.provider.models),
+        max_seconds=g.max_seconds,
+        defaults=base.model_copy(update=overrides),
+        timeout_seconds=file.provider.timeout_seconds,
+        max_requests_per_second=file.provider.max_requests_per_second,
+        image_max_bytes=int(file.images.max_mb * 1024 * 1024),
+    )
+
+
+def _guild_key(
+    gid: int, section: GuildSection, env: Mapping[str, str], issues: list[ConfigIssue]
+) -> SecretStr | None:
+    if section.api_key is not None and section.api_key_env is not None:
+        issues.append(
+            ConfigIssue(field=f"guilds.{gid}", message="set api_key or api_key_env, not both")
+        )
+        return None
+    if section.api_key_env is not None:
+        value = env.get(section.api_key_env, "").strip()
+        if not value:
+            issues.append(
+                ConfigIssue(
+                    field=f"guilds.{gid}.api_key_env",
+                    message=f"environment variable {section.api_key_env} is not set",
+                )
+            )
+            return None
+        return SecretStr(value)
+    if section.api_key is not None and not section.api_key.get_secret_value().strip():
+        issues.append(ConfigIssue(field=f"guilds.{gid}.api_key", message="is empty"))
+        return None
+    return section.api_key
+
+
+def _check_guild(where: str, settings: GuildSettings, issues: list[ConfigIssue]) -> None:
+    allowed = settings.profile.allowed_seconds
+    seconds = settings.defaults.seconds
+    if seconds not in allowed:
+        issues.append(
+            ConfigIssue(
+                field=f"{where}.seconds",
+                message=f"{seconds} is not one of {', '.join(map(str, allowed))}"
+                f" (profile {settings.profile.name})",
+            )
+        )
+    elif settings.max_seconds is not None and seconds > settings.max_seconds:
+        issues.append(
+            ConfigIssue(
+                field=f"{where}.seconds",
+                message=f"{seconds} is over max_seconds {settings.max_seconds}",
+            )
+        )
+    elif seconds in settings.profile.pro_only_seconds and not settings.profile.is_pro_model(
+        settings.defaults.model
+    ):
+        issues.append(
+            ConfigIssue(
+                field=f"{where}.seconds",
+                message=f"{seconds} needs a pro model, and the default model "
+                f"{settings.defaults.model!r} is not one",
+            )
+        )
+    if settings.defaults.model not in settings.models:
+        issues.append(
+            ConfigIssue(
+                field=f"{where}.model",
+                message=f"{settings.defaults.model!r} is not one of the allowed models "
+                f"({', '.join(settings.models)})",
+            )
+        )
+    if settings.profile.name == "openai":
+        for option in ("watermark", "private"):
+            if getattr(settings.defaults, option):
+                issues.append(
+                    ConfigIssue(
+                        field=f"{where}.{option}",
+                        message="the openai profile has no such field; leave it false",
+                    )
+                )
+
+
+def _issues_from(error: ValidationError) -> list[ConfigIssue]:
+    return [
+        ConfigIssue(field=".".join(str(p) for p in e["loc"]) or "(file)", message=e["msg"])
+        for e in error.errors(include_url=False)
+    ]
+
+
+def parse_config(
+    data: Mapping[str, object], path: Path, env: Mapping[str, str] | None = None
+) -> Config:
+    """Build a `Config` from parsed TOML, or raise `ConfigError` naming every bad field."""
+    env = os.environ if env is None else env
+    try:
+        file = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(path, _issues_from(exc)) from None
+
+    issues: list[ConfigIssue] = []
+    token = file.discord.token
+    if env.get("DISCORD_TOKEN", "").strip():
+        token = SecretStr(env["DISCORD_TOKEN"].strip())
+
+    defaults = _resolve(file, None, None, None)
+    _check_guild("defaults", defaults, issues)
+    guilds: dict[int, GuildSettings] = {}
+    for gid, section in file.guilds.items():
+        key = _guild_key(gid, section, env, issues)
+        settings = _resolve(file, gid, section, key)
+        if section.model_dump(exclude_unset=True).keys() & {
+            "model",
+            "seconds",
+            "models",
+            "profile",
+            "max_seconds",
+        }:
+            _check_guild(f"guilds.{gid}", settings, issues)
+        guilds[gid] = settings
+    if issues:
+        raise ConfigError(path, issues)
+
+    storage = file.storage.path
+    if not storage.is_absolute():
+        storage = path.parent / storage
+    return Config(
+        path=path,
+        discord_token=token,
+        dev_guild_ids=tuple(file.discord.dev_guild_ids),
+        storage_path=storage,
+        file=file,
+        guilds=guilds,
+    )
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and check `path`; raise `ConfigError` with every problem found."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(path, [ConfigIssue(field="(file)", message="not found")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            path, [ConfigIssue(field="(file)", message=f"not valid TOML: {exc}")]
+        ) from None
+    return parse_config(data, path, env)
+
+
+def mask_secret(secret: SecretStr | str | None) -> str:
+    """At most the last 4 characters of a secret, and none of a short one."""
+    if secret is None:
+        return "(none)"
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if len(value) < 12:
+        return "****"
+    return "****" + value[-4:]

@@ -1,0 +1,83 @@
+"""What each provider dialect accepts: lengths, sizes, form fields and routes.
+
+`relay` follows `spec/relay-openapi.yaml` (the live path); `openai` follows
+OpenAI's official Videos API for providers that copy it. Routes live here, not
+in the client, so a relay with other status or content paths is a profile
+change rather than a code change.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Orientation = Literal["landscape", "portrait"]
+ProfileName = Literal["relay", "openai"]
+
+RELAY_ONLY_FIELDS = frozenset(
+    {
+        "watermark",
+        "private",
+        "character_url",
+        "character_timestamps",
+        "metadata",
+        "character_from_task",
+        "character_create",
+    }
+)
+COMMON_FIELDS = frozenset({"model", "prompt", "seconds", "size", "input_reference"})
+
+
+class ProviderProfile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: ProfileName
+    allowed_seconds: tuple[int, ...]
+    # Lengths only models whose name contains "pro" may use.
+    pro_only_seconds: frozenset[int] = frozenset()
+    # The `size` sent for each orientation. The relay reads only W>H or W<H.
+    sizes: dict[Orientation, str]
+    form_fields: frozenset[str]
+    create_path: str = "videos"
+    retrieve_path: str = "videos/{id}"
+    content_path: str = "videos/{id}/content"
+    list_path: str | None = "videos"
+    delete_path: str | None = "videos/{id}"
+    remix_path: str | None = None
+    # The relay's example gives `created_at` in milliseconds, OpenAI in seconds.
+    created_at_in_ms: bool = False
+
+    def allows(self, field: str) -> bool:
+        return field in self.form_fields
+
+    def size_for(self, orientation: Orientation) -> str:
+        return self.sizes[orientation]
+
+    @staticmethod
+    def is_pro_model(model: str) -> bool:
+        return "pro" in model.lower()
+
+
+RELAY = ProviderProfile(
+    name="relay",
+    allowed_seconds=(10, 15, 25),
+    pro_only_seconds=frozenset({25}),
+    sizes={"landscape": "1280x720", "portrait": "720x1280"},
+    form_fields=COMMON_FIELDS | RELAY_ONLY_FIELDS,
+    created_at_in_ms=True,
+)
+
+OPENAI = ProviderProfile(
+    name="openai",
+    allowed_seconds=(4, 8, 12),
+    sizes={"landscape": "1280x720", "portrait": "720x1280"},
+    form_fields=COMMON_FIELDS,
+    remix_path="videos/{id}/remix",
+)
+
+PROFILES: dict[ProfileName, ProviderProfile] = {"relay": RELAY, "openai": OPENAI}
+
+
+def get_profile(name: ProfileName) -> ProviderProfile:
+    return PROFILES[name]

@@ -1,0 +1,43 @@
+"""Start the bot from a checked config, and stop it cleanly on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from bot.bot import StoryboardBot
+from bot.config import Config
+from bot.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+async def _serve(config: Config, *, force_sync: bool) -> None:
+    assert config.discord_token is not None
+    bot = StoryboardBot(config, force_sync=force_sync)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(config.discord_token.get_secret_value()))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("stopping on signal")
+        await bot.close()
+        stopper.cancel()
+        if runner.done():
+            runner.result()  # re-raises a failed login, for example
+        else:
+            runner.cancel()
+
+
+def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO") -> int:
+    setup_logging(log_level, config.secrets())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config, force_sync=force_sync))
+    return 0

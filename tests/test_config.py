@@ -1,0 +1,163 @@
+"""config.toml: every bad field named with its file, keys kept per guild and masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config, mask_secret
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
+
+BASE = """
+[discord]
+token = "discord-token-abcdefghijkl"
+
+[provider]
+base_url = "https://relay.example/v1/"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def issues(path: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env or {})
+    return exc.value.describe().splitlines()
+
+
+def test_example_config_loads() -> None:
+    config = load_config(EXAMPLE, {})
+    assert config.guild(123456789012345678).can_submit
+    assert not config.guild(42).can_submit
+
+
+def test_guild_inherits_defaults_and_overrides_its_own(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        BASE
+        + """
+[defaults]
+seconds = 10
+
+[guilds."111"]
+api_key = "sk-guild-one-aaaaaaaa"
+orientation = "portrait"
+
+[guilds."222"]
+api_key = "sk-guild-two-bbbbbbbb"
+profile = "openai"
+seconds = 8
+base_url = "https://openai.example/v1"
+""",
+    )
+    config = load_config(path, {})
+    one, two = config.guild(111), config.guild(222)
+    assert one.base_url == "https://relay.example/v1"
+    assert (one.defaults.seconds, one.defaults.orientation, one.profile.name) == (
+        10,
+        "portrait",
+        "relay",
+    )
+    assert (two.defaults.seconds, two.profile.name, two.base_url) == (
+        8,
+        "openai",
+        "https://openai.example/v1",
+    )
+    assert one.api_key is not None and one.api_key.get_secret_value() == "sk-guild-one-aaaaaaaa"
+    assert two.api_key is not None and two.api_key.get_secret_value() == "sk-guild-two-bbbbbbbb"
+    assert "sk-guild" not in repr(config)
+
+
+def test_seconds_outside_the_guilds_profile_is_named_with_file_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + '\n[guilds."123"]\napi_key = "sk-x-123456789"\nseconds = 20\n')
+    assert issues(path) == [
+        f"{path}: guilds.123.seconds: 20 is not one of 10, 15, 25 (profile relay)"
+    ]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        BASE
+        + """
+[defaults]
+orientation = "sideways"
+colour = "blue"
+
+[guilds."abc"]
+api_key = "k"
+""",
+    )
+    found = issues(path)
+    assert any(line.startswith(f"{path}: defaults.orientation: ") for line in found)
+    assert any(line.startswith(f"{path}: defaults.colour: Extra inputs") for line in found)
+    assert any(line.startswith(f"{path}: guilds.abc") for line in found)
+
+
+def test_cross_field_problems(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        BASE
+        + """
+[defaults]
+seconds = 25
+
+[guilds."1"]
+api_key = "sk-aaaaaaaaaaaa"
+api_key_env = "X"
+
+[guilds."2"]
+api_key_env = "MISSING_KEY_VAR"
+
+[guilds."3"]
+api_key = "sk-aaaaaaaaaaaa"
+model = "sora-9"
+""",
+    )
+    found = "\n".join(issues(path))
+    assert "defaults.seconds: 25 needs a pro model" in found
+    assert "guilds.1: set api_key or api_key_env, not both" in found
+    assert "guilds.2.api_key_env: environment variable MISSING_KEY_VAR is not set" in found
+    assert "guilds.3.model: 'sora-9' is not one of the allowed models" in found
+
+
+def test_key_from_environment_and_token_override(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + '\n[guilds."7"]\napi_key_env = "GUILD7_KEY"\n')
+    config = load_config(path, {"GUILD7_KEY": "sk-from-env-777777", "DISCORD_TOKEN": "env-token"})
+    key = config.guild(7).api_key
+    assert key is not None and key.get_secret_value() == "sk-from-env-777777"
+    assert (
+        config.discord_token is not None and config.discord_token.get_secret_value() == "env-token"
+    )
+    assert set(config.secrets()) == {"sk-from-env-777777", "env-token"}
+
+
+def test_missing_file_and_broken_toml(tmp_path: Path) -> None:
+    assert issues(tmp_path / "nope.toml") == [f"{tmp_path / 'nope.toml'}: (file): not found"]
+    broken = write(tmp_path, "[provider\nbase_url=")
+    assert issues(broken)[0].startswith(f"{broken}: (file): not valid TOML")
+
+
+def test_base_url_must_be_http(tmp_path: Path) -> None:
+    path = write(tmp_path, '[provider]\nbase_url = "ftp://x"\n')
+    assert issues(path) == [
+        f"{path}: provider.base_url: Value error, must start with http:// or https://"
+    ]
+
+
+def test_storage_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), {}).storage_path == tmp_path / "storyboard.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [("sk-abcdefghijklmnop", "****mnop"), ("short", "****"), (None, "(none)")],
+)
+def test_mask_secret_shows_at_most_four_characters(secret: str | None, shown: str) -> None:
+    assert mask_secret(secret) == shown
