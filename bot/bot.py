@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import aiohttp
@@ -9,11 +11,13 @@ import discord
 from discord.ext import commands
 
 from bot.config import Config
+from bot.store import Store
+from bot.submission import Submitter
 from bot.videos_api import VideoApi
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard")
 
 
 class StoryboardBot(commands.Bot):
@@ -33,6 +37,8 @@ class StoryboardBot(commands.Bot):
         self.force_sync = force_sync
         self._session: aiohttp.ClientSession | None = None
         self._video_api: VideoApi | None = None
+        self._store: Store | None = None
+        self._submitter: Submitter | None = None
 
     @property
     def video_api(self) -> VideoApi:
@@ -40,25 +46,59 @@ class StoryboardBot(commands.Bot):
             raise RuntimeError("video API used before setup_hook")
         return self._video_api
 
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("store used before setup_hook")
+        return self._store
+
+    @property
+    def submitter(self) -> Submitter:
+        if self._submitter is None:
+            raise RuntimeError("submitter used before setup_hook")
+        return self._submitter
+
+    def current_config(self) -> Config:
+        return self.config
+
     async def setup_hook(self) -> None:
         self._session = aiohttp.ClientSession()
         self._video_api = VideoApi(self._session)
+        self._store = await Store.open(self.config.storage_path)
+        self._submitter = Submitter(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands()
+
+    def _tree_payload(self, guild: discord.abc.Snowflake | None) -> str:
+        commands_ = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        return json.dumps(commands_, sort_keys=True, default=str)
+
+    async def _sync_scope(self, guild: discord.abc.Snowflake | None) -> None:
+        """Sync one scope unless it is unchanged since the last sync (Discord caps writes)."""
+        scope = f"commands_hash:{guild.id if guild else 'global'}"
+        digest = hashlib.sha256(self._tree_payload(guild).encode()).hexdigest()
+        if not self.force_sync and await self.store.get_meta(scope) == digest:
+            log.info("commands unchanged for %s, not syncing", scope.split(":", 1)[1])
+            return
+        await self.tree.sync(guild=guild)
+        await self.store.set_meta(scope, digest)
+        log.info("commands synced for %s", scope.split(":", 1)[1])
 
     async def sync_commands(self) -> None:
         if self.config.dev_guild_ids:
             for gid in self.config.dev_guild_ids:
                 guild = discord.Object(id=gid)
                 self.tree.copy_global_to(guild=guild)
-                await self.tree.sync(guild=guild)
-            log.info("commands synced to dev guilds %s", list(self.config.dev_guild_ids))
+                await self._sync_scope(guild)
             return
-        await self.tree.sync()
-        log.info("commands synced globally")
+        await self._sync_scope(None)
 
     async def close(self) -> None:
         await super().close()
         if self._session is not None:
             await self._session.close()
+            self._session = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None

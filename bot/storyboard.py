@@ -270,3 +270,19 @@ def validate_storyboard(
         settings=board.settings,
         size=profile.size_for(board.settings.orientation),
     )
+
+
+def shots_from_fields(texts: Sequence[str], *, author_id: int | None = None) -> list[Shot]:
+    """Shots from modal fields: one scene each, or a pasted storyboard that expands.
+
+    A field holding the provider's format (or text with `Shot N:` headers)
+    becomes every shot in it, so a member can paste a whole storyboard into
+    the first field.
+    """
+    shots: list[Shot] = []
+    for text in texts:
+        if _HEADER.search(text):
+            shots.extend(parse_prompt(text, author_id=author_id))
+        else:
+            shots.append(parse_scene_field(text, author_id=author_id, shot=len(shots) + 1))
+    return shots

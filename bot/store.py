@@ -1,0 +1,279 @@
+"""The one place job state lives: SQLite through one aiosqlite connection.
+
+Migrations are numbered files in `bot/migrations/`, applied in order at start;
+`PRAGMA user_version` holds the last one applied. Methods take and return
+pydantic models; no SQL lives anywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict
+
+from bot.storyboard import ValidStoryboard
+from bot.videos_api.models import ReferenceImage, VideoJob
+
+log = logging.getLogger(__name__)
+
+JobState = Literal[
+    "pending", "active", "completed", "failed", "submit_failed", "uncertain", "expired", "cancelled"
+]
+OPEN_STATES: tuple[JobState, ...] = ("pending", "active")
+
+
+class DuplicateRequest(Exception):
+    """This request key already made a job."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+class NewJob(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_key: str
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    locale: str
+    storyboard: ValidStoryboard
+    image: ReferenceImage | None = None
+    filesize_limit: int
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    request_key: str
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    locale: str
+    storyboard: ValidStoryboard
+    image_name: str | None
+    filesize_limit: int
+    state: JobState
+    task_id: str | None
+    provider_status: str | None
+    progress: int
+    provider_answer: dict[str, Any] | None
+    error_key: str | None
+    error_fields: dict[str, Any]
+    card_channel_id: int | None
+    card_message_id: int | None
+    thread_id: int | None
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    finished_at: float | None
+    delivered_at: float | None
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("bot") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _job_from_row(row: sqlite3.Row) -> Job:
+    data = dict(row)
+    data["storyboard"] = ValidStoryboard.model_validate_json(data["storyboard"])
+    data["provider_answer"] = (
+        json.loads(data["provider_answer"]) if data["provider_answer"] else None
+    )
+    data["error_fields"] = json.loads(data["error_fields"]) if data["error_fields"] else {}
+    return Job.model_validate(data)
+
+
+class Store:
+    """Open with `await Store.open(path)`; close with `await store.close()`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        # One connection serves every task: a write (and its commit or rollback)
+        # must not interleave with another task's.
+        self._write = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        db.row_factory = sqlite3.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        for number, sql in _migrations():
+            if number <= current:
+                continue
+            log.info("applying migration %04d", number)
+            await self._db.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    async def ping(self) -> None:
+        """Proves the database answers and is writable."""
+        await self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('ping', ?)", (str(time.time()),)
+        )
+        await self._db.commit()
+
+    # Jobs
+
+    async def create_job(self, new: NewJob) -> Job:
+        """Store a job in state `pending`; raises `DuplicateRequest` for a known request key."""
+        now = time.time()
+        async with self._write:
+            job_id = await self._insert_job(new, now)
+        return await self.job(job_id)
+
+    async def _insert_job(self, new: NewJob, now: float) -> int:
+        try:
+            async with self._db.execute(
+                """INSERT INTO jobs (request_key, guild_id, channel_id, user_id, locale, storyboard,
+                       image_name, filesize_limit, state, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
+                (
+                    new.request_key,
+                    new.guild_id,
+                    new.channel_id,
+                    new.user_id,
+                    new.locale,
+                    new.storyboard.model_dump_json(),
+                    new.image.filename if new.image else None,
+                    new.filesize_limit,
+                    now,
+                    now,
+                ),
+            ) as cur:
+                job_id = cur.lastrowid
+            if new.image is not None:
+                await self._db.execute(
+                    "INSERT INTO job_images (job_id, filename, content_type, data) VALUES (?, ?, ?, ?)",
+                    (job_id, new.image.filename, new.image.content_type, new.image.data),
+                )
+            await self._db.commit()
+        except sqlite3.IntegrityError:
+            await self._db.rollback()
+            existing = await self.job_by_request_key(new.request_key)
+            if existing is None:
+                raise
+            raise DuplicateRequest(existing.id) from None
+        assert job_id is not None
+        return job_id
+
+    async def _update(self, job_id: int, **fields: Any) -> Job:
+        fields["updated_at"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self._db.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ?", (*fields.values(), job_id)
+        )
+        await self._db.commit()
+        return await self.job(job_id)
+
+    async def mark_submitted(self, job_id: int, video: VideoJob) -> Job:
+        return await self._update(
+            job_id,
+            state="active",
+            task_id=video.id,
+            provider_status=video.status,
+            progress=video.progress,
+            provider_answer=video.model_dump_json(),
+            submitted_at=time.time(),
+        )
+
+    async def mark_submit_failed(self, job_id: int, error_key: str, fields: dict[str, Any]) -> Job:
+        return await self._update(
+            job_id,
+            state="submit_failed",
+            error_key=error_key,
+            error_fields=json.dumps(fields, default=str),
+            finished_at=time.time(),
+        )
+
+    async def mark_uncertain(self, job_id: int, detail: str) -> Job:
+        return await self._update(
+            job_id,
+            state="uncertain",
+            error_key="provider.submission_unknown",
+            error_fields=json.dumps({"detail": detail}),
+        )
+
+    async def set_card(
+        self, job_id: int, *, channel_id: int, message_id: int, thread_id: int | None
+    ) -> Job:
+        return await self._update(
+            job_id, card_channel_id=channel_id, card_message_id=message_id, thread_id=thread_id
+        )
+
+    async def job(self, job_id: int) -> Job:
+        found = await self.find_job(job_id)
+        if found is None:
+            raise KeyError(job_id)
+        return found
+
+    async def find_job(self, job_id: int) -> Job | None:
+        async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return _job_from_row(row) if row else None
+
+    async def job_by_request_key(self, key: str) -> Job | None:
+        async with self._db.execute("SELECT * FROM jobs WHERE request_key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return _job_from_row(row) if row else None
+
+    async def job_by_task(self, task_id: str) -> Job | None:
+        async with self._db.execute("SELECT * FROM jobs WHERE task_id = ?", (task_id,)) as cur:
+            row = await cur.fetchone()
+        return _job_from_row(row) if row else None
+
+    async def jobs(self) -> list[Job]:
+        async with self._db.execute("SELECT * FROM jobs ORDER BY id") as cur:
+            rows = await cur.fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    async def job_image(self, job_id: int) -> ReferenceImage | None:
+        async with self._db.execute(
+            "SELECT filename, content_type, data FROM job_images WHERE job_id = ?", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (
+            ReferenceImage(filename=row[0], content_type=row[1], data=bytes(row[2]))
+            if row
+            else None
+        )
+
+    # Meta
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
+        )
+        await self._db.commit()

@@ -1,0 +1,116 @@
+"""From a member's storyboard to a provider job, with nothing lost on the way.
+
+Order of work: validate (bad input changes nothing), store the job (so a crash
+after this point leaves a trace), send the create request carrying the job's
+own id in `metadata`, then record what the provider said. A failure after the
+job is stored is recorded on the job, which the caller shows and can retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.config import Config, GuildSettings
+from bot.errors import StoryboardError
+from bot.store import DuplicateRequest, Job, NewJob, Store
+from bot.storyboard import Storyboard, ValidStoryboard, validate_storyboard
+from bot.videos_api import CreateVideoRequest, ReferenceImage, SubmissionUnknown, VideoApi
+from bot.videos_api.errors import VideoApiError
+
+log = logging.getLogger(__name__)
+
+
+class SubmitOrder(BaseModel):
+    """What the Discord side hands the core for one submission."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Unique per modal opening or button press: a double submit makes one job.
+    request_key: str
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    locale: str
+    storyboard: Storyboard
+    image: ReferenceImage | None = None
+    filesize_limit: int
+
+
+class Submitter:
+    def __init__(self, store: Store, api: VideoApi, config: Callable[[], Config]) -> None:
+        self._store = store
+        self._api = api
+        self._config = config
+
+    def settings_for(self, guild_id: int | None) -> GuildSettings:
+        if guild_id is None:
+            raise StoryboardError("guild.dm_not_supported")
+        return self._config().guild(guild_id)
+
+    def validate(self, order: SubmitOrder) -> tuple[GuildSettings, ValidStoryboard]:
+        settings = self.settings_for(order.guild_id)
+        if not settings.can_submit:
+            raise StoryboardError("guild.no_key")
+        valid = validate_storyboard(
+            order.storyboard,
+            settings.profile,
+            models=settings.models,
+            max_seconds=settings.max_seconds,
+        )
+        if order.image is not None and len(order.image.data) > settings.image_max_bytes:
+            raise StoryboardError(
+                "image.too_large",
+                size_mb=round(len(order.image.data) / 1048576, 1),
+                max_mb=round(settings.image_max_bytes / 1048576, 1),
+            )
+        return settings, valid
+
+    async def submit(self, order: SubmitOrder) -> Job:
+        """The stored job after its create request: `active`, `submit_failed` or `uncertain`.
+
+        Raises `StoryboardError` for bad input (nothing stored) and for a request
+        key that already made a job.
+        """
+        settings, valid = self.validate(order)
+        try:
+            job = await self._store.create_job(
+                NewJob(
+                    request_key=order.request_key,
+                    guild_id=order.guild_id,
+                    channel_id=order.channel_id,
+                    user_id=order.user_id,
+                    locale=order.locale,
+                    storyboard=valid,
+                    image=order.image,
+                    filesize_limit=order.filesize_limit,
+                )
+            )
+        except DuplicateRequest as dup:
+            raise StoryboardError("storyboard.already_submitted", job=dup.job_id) from None
+        return await self.send(job, settings, order.image)
+
+    async def send(self, job: Job, settings: GuildSettings, image: ReferenceImage | None) -> Job:
+        """Send a stored `pending` job's create request and record the outcome."""
+        profile = settings.profile
+        metadata = json.dumps({"storyboard_job": job.id, "request": job.request_key})
+        request = CreateVideoRequest.from_storyboard(
+            job.storyboard,
+            profile,
+            image=image,
+            metadata=metadata if profile.allows("metadata") else None,
+        )
+        client = self._api.client_for(settings)
+        try:
+            video = await client.create(request)
+        except SubmissionUnknown as exc:
+            log.warning("job=%s create outcome unknown (%s)", job.id, exc.detail)
+            return await self._store.mark_uncertain(job.id, exc.detail)
+        except VideoApiError as exc:
+            log.info("job=%s create refused: %s %s", job.id, exc.key, exc.fields)
+            return await self._store.mark_submit_failed(job.id, exc.key, exc.fields)
+        log.info("job=%s submitted task_id=%s", job.id, video.id)
+        return await self._store.mark_submitted(job.id, video)

@@ -1,0 +1,67 @@
+"""Answering members: one helper that knows whether the interaction was answered."""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+
+import discord
+
+from bot.errors import StoryboardError
+from bot.i18n import t
+
+log = logging.getLogger(__name__)
+NO_MENTIONS = discord.AllowedMentions.none()
+# Room left in a 2000-character message for echoing what the member typed.
+ECHO_INLINE_LIMIT = 1500
+
+
+def describe_error(error: BaseException, locale: str, *, context: str = "") -> str:
+    """Words for a member: the catalogue message, or a reference for the logs."""
+    if isinstance(error, StoryboardError):
+        return t(error.key, locale, **error.fields)
+    ref = secrets.token_hex(2).upper()
+    log.error("unexpected error ref=%s %s", ref, context, exc_info=error)
+    return t("submit.unexpected", locale, ref=ref)
+
+
+def _fence(text: str) -> str:
+    # A member's own ``` must not close our code block.
+    return "```\n" + text.replace("```", "`\u200b``") + "\n```"
+
+
+async def reply(
+    interaction: discord.Interaction,
+    text: str,
+    *,
+    ephemeral: bool = True,
+    echo: str | None = None,
+    locale: str = "en-US",
+) -> None:
+    """Send `text` (and optionally the member's own text back) with no pings.
+
+    Long echoes go as a file so nothing typed is cut off.
+    """
+    file: discord.File | None = None
+    if echo:
+        if len(echo) <= ECHO_INLINE_LIMIT:
+            text = f"{text}\n{t('submit.your_text', locale)}\n{_fence(echo)}"
+        else:
+            text = f"{text}\n{t('submit.your_text', locale)}"
+            file = discord.File(io.BytesIO(echo.encode()), filename="storyboard.txt")
+    if interaction.response.is_done():
+        if file is not None:
+            await interaction.followup.send(
+                text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, file=file
+            )
+        else:
+            await interaction.followup.send(text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+    elif file is not None:
+        await interaction.response.send_message(
+            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, file=file
+        )
+    else:
+        await interaction.response.send_message(
+            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+        )

@@ -1,0 +1,302 @@
+"""`/storyboard`: the quick path from a few scenes to a video in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+import discord
+from discord import app_commands, ui
+from discord.ext import commands
+
+from bot.bot import StoryboardBot
+from bot.config import GuildSettings
+from bot.errors import StoryboardError
+from bot.i18n import pick_locale, t
+from bot.images import check_image
+from bot.store import Job
+from bot.storyboard import Storyboard, StoryboardSettings, check_settings, shots_from_fields
+from bot.submission import SubmitOrder
+from cogs.job_card import build_card, thread_name
+from cogs.replies import NO_MENTIONS, describe_error, reply
+
+log = logging.getLogger(__name__)
+
+MAX_MODAL_SHOTS = 4
+# The first field may hold a whole pasted storyboard.
+FIELD_MAX_CHARS = 4000
+IMAGE_DOWNLOAD_TIMEOUT = 30.0
+
+
+class QuickStoryboardModal(ui.Modal):
+    """One paragraph field per shot and, unless the command carried one, an image upload."""
+
+    def __init__(
+        self,
+        cog: StoryboardCog,
+        *,
+        nonce: str,
+        locale: str,
+        settings: StoryboardSettings,
+        shots: int,
+        image: discord.Attachment | None,
+    ) -> None:
+        super().__init__(title=t("modal.title", locale), custom_id=f"sb:quick:{nonce}", timeout=900)
+        self.cog = cog
+        self.nonce = nonce
+        self.locale = locale
+        self.settings = settings
+        self.option_image = image
+        self.scenes: list[ui.TextInput[QuickStoryboardModal]] = []
+        for number in range(1, shots + 1):
+            field: ui.TextInput[QuickStoryboardModal] = ui.TextInput(
+                custom_id=f"shot_{number}",
+                style=discord.TextStyle.paragraph,
+                placeholder=t("modal.shot_placeholder", locale)[:100],
+                max_length=FIELD_MAX_CHARS,
+                required=True,
+            )
+            self.scenes.append(field)
+            self.add_item(
+                ui.Label(
+                    text=t("modal.shot_label", locale, number=number),
+                    description=t("modal.shot_hint", locale)[:100],
+                    component=field,
+                )
+            )
+        self.upload: ui.FileUpload[QuickStoryboardModal] | None = None
+        if image is None:
+            self.upload = ui.FileUpload(custom_id="image", required=False, max_values=1)
+            self.add_item(
+                ui.Label(
+                    text=t("modal.image_label", locale),
+                    description=t("modal.image_hint", locale)[:100],
+                    component=self.upload,
+                )
+            )
+
+    def texts(self) -> list[str]:
+        return [field.value for field in self.scenes]
+
+    def echo(self) -> str:
+        return "\n\n".join(self.texts())
+
+    def attachment(self) -> discord.Attachment | None:
+        if self.upload is not None and self.upload.values:
+            return self.upload.values[0]
+        return self.option_image
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.cog.submit_quick(interaction, self)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        await self.cog.report(interaction, error, locale=self.locale, echo=self.echo())
+
+
+class StoryboardCog(commands.Cog):
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+
+    def _guild_settings(self, interaction: discord.Interaction) -> GuildSettings:
+        return self.bot.submitter.settings_for(interaction.guild_id)
+
+    async def report(
+        self,
+        interaction: discord.Interaction,
+        error: BaseException,
+        *,
+        locale: str,
+        echo: str | None = None,
+        prefix_key: str | None = None,
+    ) -> None:
+        text = describe_error(error, locale, context=f"interaction={interaction.id}")
+        if prefix_key:
+            text = t(prefix_key, locale, reason=text)
+        try:
+            await reply(interaction, text, echo=echo, locale=locale)
+        except discord.HTTPException:
+            log.warning(
+                "could not send an error reply to interaction=%s", interaction.id, exc_info=True
+            )
+
+    # The command
+
+    @app_commands.command(name="storyboard", description="Make a video from a storyboard of shots")
+    @app_commands.describe(
+        seconds="Length of the whole video in seconds",
+        orientation="Landscape or portrait",
+        model="The video model",
+        shots="How many shot fields the form shows (a pasted storyboard may hold more)",
+        image="A reference image for the video",
+        watermark="Add the provider's watermark",
+        private="Keep the video unpublished (it can't be remixed then)",
+    )
+    @app_commands.guild_only()
+    async def storyboard(
+        self,
+        interaction: discord.Interaction,
+        seconds: app_commands.Range[int, 1, 60] | None = None,
+        orientation: Literal["landscape", "portrait"] | None = None,
+        model: app_commands.Range[str, 1, 100] | None = None,
+        shots: app_commands.Range[int, 1, MAX_MODAL_SHOTS] = 3,
+        image: discord.Attachment | None = None,
+        watermark: bool | None = None,
+        private: bool | None = None,
+    ) -> None:
+        locale = pick_locale(str(interaction.locale))
+        guild = self._guild_settings(interaction)
+        if not guild.can_submit:
+            raise StoryboardError("guild.no_key")
+        d = guild.defaults
+        settings = StoryboardSettings(
+            model=model or d.model,
+            seconds=seconds or d.seconds,
+            orientation=orientation or d.orientation,
+            watermark=d.watermark if watermark is None else watermark,
+            private=d.private if private is None else private,
+        )
+        # Refuse a bad option now, before the member types a whole storyboard.
+        check_settings(settings, guild.profile, models=guild.models, max_seconds=guild.max_seconds)
+        if image is not None and image.size > guild.image_max_bytes:
+            raise StoryboardError(
+                "command.image_option_too_large",
+                size_mb=round(image.size / 1048576, 1),
+                max_mb=round(guild.image_max_bytes / 1048576, 1),
+            )
+        modal = QuickStoryboardModal(
+            self,
+            nonce=str(interaction.id),
+            locale=locale,
+            settings=settings,
+            shots=shots,
+            image=image,
+        )
+        await interaction.response.send_modal(modal)
+
+    @storyboard.autocomplete("model")
+    async def _model_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        models = self._guild_settings(interaction).models
+        return [
+            app_commands.Choice(name=m, value=m) for m in models if current.lower() in m.lower()
+        ][:25]
+
+    @storyboard.autocomplete("seconds")
+    async def _seconds_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        allowed = self._guild_settings(interaction).allowed_seconds
+        return [app_commands.Choice(name=f"{s} s", value=s) for s in allowed]
+
+    # The modal's submit
+
+    async def _fetch_image(self, attachment: discord.Attachment, guild: GuildSettings) -> object:
+        if attachment.size > guild.image_max_bytes:
+            raise StoryboardError(
+                "image.too_large",
+                size_mb=round(attachment.size / 1048576, 1),
+                max_mb=round(guild.image_max_bytes / 1048576, 1),
+            )
+        try:
+            data = await asyncio.wait_for(attachment.read(), IMAGE_DOWNLOAD_TIMEOUT)
+        except (discord.HTTPException, TimeoutError):
+            raise StoryboardError("submit.image_download_failed") from None
+        return await asyncio.to_thread(
+            check_image, data, attachment.filename, max_bytes=guild.image_max_bytes
+        )
+
+    async def submit_quick(
+        self, interaction: discord.Interaction, modal: QuickStoryboardModal
+    ) -> None:
+        locale = modal.locale
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        echo = modal.echo()
+        try:
+            guild = self._guild_settings(interaction)
+            shots = shots_from_fields(modal.texts(), author_id=interaction.user.id)
+            attachment = modal.attachment()
+            image = await self._fetch_image(attachment, guild) if attachment else None
+            order = SubmitOrder(
+                request_key=f"quick:{modal.nonce}",
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id or 0,
+                user_id=interaction.user.id,
+                locale=locale,
+                storyboard=Storyboard(shots=tuple(shots), settings=modal.settings),
+                image=image,
+                filesize_limit=interaction.filesize_limit,
+            )
+            job = await self.bot.submitter.submit(order)
+        except StoryboardError as error:
+            await self.report(interaction, error, locale=locale, echo=echo)
+            return
+        if job.state == "submit_failed":
+            reason = t(job.error_key or "provider.down", locale, **job.error_fields)
+            await reply(
+                interaction, t("submit.failed", locale, reason=reason), echo=echo, locale=locale
+            )
+            return
+        if job.state == "uncertain":
+            reason = t("provider.submission_unknown", locale)
+            await reply(
+                interaction, t("submit.uncertain", locale, reason=reason, job=job.id), locale=locale
+            )
+        await self.post_card(interaction, job, locale)
+
+    async def post_card(self, interaction: discord.Interaction, job: Job, locale: str) -> None:
+        """The job card in the channel with a thread on it, or in the thread we are in."""
+        channel = interaction.channel
+        task = job.task_id or "-"
+        try:
+            if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+                raise discord.ClientException("no channel to post the card in")
+            message = await channel.send(
+                embed=build_card(job, locale), allowed_mentions=NO_MENTIONS
+            )
+        except (discord.HTTPException, discord.ClientException):
+            log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)
+            if job.state == "active":
+                await reply(
+                    interaction, t("submit.done_no_card", locale, task_id=task), locale=locale
+                )
+            return
+        thread: discord.Thread | None = channel if isinstance(channel, discord.Thread) else None
+        if thread is None:
+            try:
+                thread = await message.create_thread(
+                    name=thread_name(job), auto_archive_duration=1440
+                )
+            except discord.HTTPException:
+                log.warning(
+                    "job=%s task_id=%s: could not open a thread", job.id, task, exc_info=True
+                )
+        await self.bot.store.set_card(
+            job.id,
+            channel_id=message.channel.id,
+            message_id=message.id,
+            thread_id=thread.id if thread else None,
+        )
+        log.info(
+            "job=%s task_id=%s card=%s thread=%s", job.id, task, message.id, thread and thread.id
+        )
+        if job.state != "active":
+            return
+        if thread is None:
+            await reply(
+                interaction, t("submit.done_no_thread", locale, task_id=task), locale=locale
+            )
+            return
+        if thread is not channel:
+            await thread.send(
+                t("thread.started", locale, mention=f"<@{job.user_id}>"),
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)]),
+            )
+        await reply(
+            interaction, t("submit.done", locale, task_id=task, where=thread.mention), locale=locale
+        )
+
+
+async def setup(bot: StoryboardBot) -> None:
+    await bot.add_cog(StoryboardCog(bot))
