@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -42,6 +42,7 @@ from bot.videos_api.models import CreateVideoRequest, VideoJob
 from bot.videos_api.ratelimit import PacerRegistry, RequestPacer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # JSON answers are small; anything bigger is not a video object.
 MAX_JSON_BYTES = 2 * 1024 * 1024
@@ -172,10 +173,14 @@ class VideoClient:
         url: str,
         *,
         idempotent: bool,
+        parse: Callable[[_Answer], T],
         data: Callable[[], Any] | None = None,
         params: dict[str, str] | None = None,
-    ) -> _Answer:
-        """One logical request, retried as the policy and idempotency allow."""
+    ) -> T:
+        """One logical request, retried as the policy and idempotency allow.
+
+        `parse` reads a 2xx answer; an unreadable one counts as a failed attempt.
+        """
         attempt = 0
         while True:
             attempt += 1
@@ -209,13 +214,19 @@ class VideoClient:
                 error, retryable = ProviderDown(None, type(exc).__name__), True
             else:
                 if 200 <= answer.status < 300:
-                    return answer
-                error = error_for(answer.status, answer.headers, answer.body)
-                retry_after = _retry_after(answer.headers)
-                # A 429 means the provider did not take the request: safe for create too.
-                retryable = answer.status in RETRYABLE_STATUSES and (
-                    idempotent or answer.status == 429
-                )
+                    try:
+                        return parse(answer)
+                    except (ValueError, ValidationError, AttributeError, TypeError):
+                        if not idempotent:
+                            raise SubmissionUnknown("unreadable answer") from None
+                        error, retryable = ProviderDown(answer.status, "unreadable answer"), True
+                else:
+                    error = error_for(answer.status, answer.headers, answer.body)
+                    retry_after = _retry_after(answer.headers)
+                    # A 429 means the provider did not take the request: safe for create too.
+                    retryable = answer.status in RETRYABLE_STATUSES and (
+                        idempotent or answer.status == 429
+                    )
             if not retryable or attempt >= self._retry.attempts:
                 raise error
             delay = retry_after if retry_after is not None else self._retry.backoff(attempt)
@@ -232,13 +243,14 @@ class VideoClient:
             await asyncio.sleep(delay)
 
     @staticmethod
-    def _parse_job(answer: _Answer, *, idempotent: bool) -> VideoJob:
-        try:
-            return VideoJob.model_validate_json(answer.body)
-        except ValidationError:
-            if not idempotent:
-                raise SubmissionUnknown("unreadable answer") from None
-            raise ProviderDown(answer.status, "unreadable answer") from None
+    def _job(answer: _Answer) -> VideoJob:
+        return VideoJob.model_validate_json(answer.body)
+
+    @staticmethod
+    def _jobs(answer: _Answer) -> list[VideoJob]:
+        data = json.loads(answer.body)
+        items = data.get("data", []) if isinstance(data, dict) else data
+        return [VideoJob.model_validate(item) for item in items]
 
     async def create(self, request: CreateVideoRequest) -> VideoJob:
         """Submit one job. Raises `SubmissionUnknown` when it may or may not exist now."""
@@ -259,10 +271,8 @@ class VideoClient:
                 )
             return data
 
-        answer = await self._send(
-            "POST", self._url(self.profile.create_path), idempotent=False, data=form
-        )
-        job = self._parse_job(answer, idempotent=False)
+        url = self._url(self.profile.create_path)
+        job = await self._send("POST", url, idempotent=False, parse=self._job, data=form)
         log.info(
             "created task_id=%s model=%s seconds=%s status=%s",
             job.id,
@@ -273,10 +283,8 @@ class VideoClient:
         return job
 
     async def retrieve(self, video_id: str) -> VideoJob:
-        answer = await self._send(
-            "GET", self._url(self.profile.retrieve_path, video_id), idempotent=True
-        )
-        return self._parse_job(answer, idempotent=True)
+        url = self._url(self.profile.retrieve_path, video_id)
+        return await self._send("GET", url, idempotent=True, parse=self._job)
 
     async def list_videos(self, *, limit: int = 20, after: str | None = None) -> list[VideoJob]:
         if self.profile.list_path is None:
@@ -284,20 +292,14 @@ class VideoClient:
         params = {"limit": str(limit), "order": "desc"}
         if after is not None:
             params["after"] = after
-        answer = await self._send(
-            "GET", self._url(self.profile.list_path), idempotent=True, params=params
-        )
-        try:
-            data = json.loads(answer.body)
-            items = data.get("data", []) if isinstance(data, dict) else data
-            return [VideoJob.model_validate(item) for item in items]
-        except (ValueError, ValidationError, AttributeError):
-            raise ProviderDown(answer.status, "unreadable answer") from None
+        url = self._url(self.profile.list_path)
+        return await self._send("GET", url, idempotent=True, parse=self._jobs, params=params)
 
     async def delete(self, video_id: str) -> None:
         if self.profile.delete_path is None:
             raise NotSupported("delete", self.profile.name)
-        await self._send("DELETE", self._url(self.profile.delete_path, video_id), idempotent=True)
+        url = self._url(self.profile.delete_path, video_id)
+        await self._send("DELETE", url, idempotent=True, parse=lambda answer: None)
         log.info("deleted task_id=%s", video_id)
 
     async def remix(self, video_id: str, prompt: str) -> VideoJob:
@@ -309,10 +311,8 @@ class VideoClient:
             data.add_field("prompt", prompt)
             return data
 
-        answer = await self._send(
-            "POST", self._url(self.profile.remix_path, video_id), idempotent=False, data=form
-        )
-        job = self._parse_job(answer, idempotent=False)
+        url = self._url(self.profile.remix_path, video_id)
+        job = await self._send("POST", url, idempotent=False, parse=self._job, data=form)
         log.info("remix task_id=%s from task_id=%s", job.id, video_id)
         return job
 
@@ -320,7 +320,9 @@ class VideoClient:
         """Check the key: raises `AuthFailed`, `ProviderDown`...; a 404 still proves the key."""
         path = self.profile.list_path or self.profile.retrieve_path.format(id="ping")
         try:
-            await self._send("GET", self._url(path), idempotent=True, params={"limit": "1"})
+            await self._send(
+                "GET", self._url(path), idempotent=True, parse=lambda a: None, params={"limit": "1"}
+            )
         except (NotFound, Rejected):
             return
 

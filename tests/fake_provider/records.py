@@ -1,0 +1,127 @@
+"""What the fake provider remembers about each request, and the faults tests queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+Route = Literal["create", "retrieve", "content", "list", "delete", "remix", "unknown"]
+FaultRoute = Literal["create", "retrieve", "content", "list", "delete", "remix", "any"]
+FaultKind = Literal["status", "slow", "bad_json", "drop", "drop_after_read", "truncate"]
+
+
+class Headers(dict[str, str]):
+    """A plain dict of request headers whose lookups ignore case.
+
+    Keys keep the spelling the client sent; `headers["authorization"]` and
+    `headers["Authorization"]` both work.
+    """
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        super().__init__(items or {})
+        self._lower = {name.lower(): name for name in self}
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(self._lower.get(name.lower(), name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lower
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(self._lower.get(name.lower(), name), default)
+
+    def __repr__(self) -> str:
+        shown = {k: ("<hidden>" if k.lower() == "authorization" else v) for k, v in self.items()}
+        return f"Headers({shown!r})"
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """One file part of a multipart body."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"RecordedFile(filename={self.filename!r}, content_type={self.content_type!r}, "
+            f"size={len(self.data)})"
+        )
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake provider received it (faulted ones included).
+
+    `key` is the bearer token the request carried (None without one); the
+    Authorization header is kept in `headers` too. Neither is shown by `repr`.
+    `valid`/`errors` are the contract check of a create or remix body (always
+    True/[] for other routes). `fault` names the injected fault kind that
+    answered the request, `status` the HTTP status sent (None if the
+    connection was dropped), `job_id` the job a create or remix made.
+    """
+
+    method: str
+    path: str
+    route: Route
+    query: dict[str, str]
+    headers: Headers = field(repr=False)
+    key: str | None = field(repr=False)
+    content_type: str | None
+    body: bytes = field(repr=False)
+    fields: dict[str, str] = field(default_factory=dict)
+    files: dict[str, RecordedFile] = field(default_factory=dict)
+    json: Any = None
+    valid: bool = True
+    errors: list[str] = field(default_factory=list)
+    fault: FaultKind | None = None
+    status: int | None = None
+    job_id: str | None = None
+
+
+@dataclass
+class Fault:
+    """A misbehaviour queued with `FakeProvider.inject`.
+
+    Faults are consumed in the order they were injected, each by the next
+    `times` requests whose route matches (`"any"` matches every route).
+
+    - `status`: answer `status` at once (no job is created), with `body`
+      (a dict is sent as JSON, str/bytes as they are, in `content_type`) or an
+      OpenAI-style error body; `retry_after` adds a `Retry-After` header.
+    - `slow`: really sleep `delay` seconds, then answer normally (the request
+      is still carried out, even if the client gave up meanwhile).
+    - `bad_json`: carry out the request (a create makes its job), then answer
+      200 `application/json` with a truncated, unparseable body.
+    - `drop`: close the connection without any response (nothing is done).
+    - `drop_after_read`: carry out the request (a create makes its job), then
+      close the connection without a response.
+    - `truncate`: send the status line, headers and the full Content-Length,
+      then only half the body, then close (content downloads see a payload error).
+    """
+
+    route: FaultRoute = "any"
+    kind: FaultKind = "status"
+    times: int = 1
+    status: int = 500
+    retry_after: int | None = None
+    body: dict[str, Any] | str | bytes | None = None
+    content_type: str | None = None
+    delay: float = 0.0
+    remaining: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.route not in get_args(FaultRoute):
+            raise ValueError(f"unknown fault route {self.route!r}")
+        if self.kind not in get_args(FaultKind):
+            raise ValueError(f"unknown fault kind {self.kind!r}")
+        if self.times < 1:
+            raise ValueError("a fault applies at least once")
+        if self.delay < 0:
+            raise ValueError("delay must not be negative")
+        self.remaining = self.times
+
+    def matches(self, route: Route) -> bool:
+        return self.remaining > 0 and self.route in ("any", route)
