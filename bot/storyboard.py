@@ -124,13 +124,19 @@ def parse_scene_field(text: str, *, author_id: int | None = None, shot: int = 1)
     return Shot(scene=text[match.end() :], duration=duration, author_id=author_id)
 
 
+def _unescape_newlines(text: str) -> str:
+    # The provider's own example writes line breaks as literal \n; members copy it.
+    if "\\n" in text and "\n" not in text:
+        return text.replace("\\n", "\n")
+    return text
+
+
 def parse_prompt(text: str, *, author_id: int | None = None) -> list[Shot]:
     """Shots from the provider's format, or from one scene per line.
 
     Empty scenes are kept (as empty) so validation can name the shot.
     """
-    if "\\n" in text and "\n" not in text:
-        text = text.replace("\\n", "\n")
+    text = _unescape_newlines(text)
     headers = list(_HEADER.finditer(text))
     if not headers:
         lines = [line for line in text.splitlines() if line.strip()]
@@ -281,7 +287,7 @@ def shots_from_fields(texts: Sequence[str], *, author_id: int | None = None) -> 
     """
     shots: list[Shot] = []
     for text in texts:
-        if _HEADER.search(text):
+        if _HEADER.search(_unescape_newlines(text)):
             shots.extend(parse_prompt(text, author_id=author_id))
         else:
             shots.append(parse_scene_field(text, author_id=author_id, shot=len(shots) + 1))

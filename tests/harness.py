@@ -1,0 +1,194 @@
+"""The real bot, wired to the fake Discord and the fake provider, for end-to-end tests.
+
+`world` starts both fakes, writes a real config (a real SQLite file under
+tmp_path), runs `StoryboardBot` through its `setup_hook` and gateway login, and
+gives tests one-line drivers: `open_storyboard`, `submit`, `wait_done`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from PIL import Image
+
+from bot.bot import StoryboardBot
+from bot.config import Config, parse_config
+from bot.store import Job
+from tests.fake_discord import FakeDiscord, InteractionHandle, RecordedCall
+from tests.fake_discord.models import Channel, Guild, Member
+from tests.fake_discord.standard import GUILD_ID, StandardGuild, add_standard_guild
+from tests.fake_provider import FakeProvider
+from tests.fake_provider.fixtures import GUILD_A_KEY, GUILD_B_KEY
+
+SECOND_GUILD_ID = 1_300_000_000_000_000_001
+SECOND_CHANNEL_ID = 1_300_000_000_000_000_101
+NO_KEY_GUILD_ID = 1_400_000_000_000_000_001
+NO_KEY_CHANNEL_ID = 1_400_000_000_000_000_101
+CAROL_ID = 1_300_000_000_000_000_301
+
+CALLBACK = "POST /interactions/{interaction_id}/{interaction_token}/callback"
+FOLLOWUP = "POST /webhooks/{webhook_id}/{webhook_token}"
+SEND = "POST /channels/{channel_id}/messages"
+THREAD_FROM_MESSAGE = "POST /channels/{channel_id}/messages/{message_id}/threads"
+
+
+def png_bytes(size: tuple[int, int] = (64, 36), colour: str = "purple") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, **overrides: Any) -> Config:
+    data: dict[str, Any] = {
+        "discord": {"token": fd.bot_token},
+        "provider": {
+            "base_url": provider.base_url,
+            "timeout_seconds": 2,
+            "max_requests_per_second": 50,
+        },
+        "defaults": {"model": "sora-2", "seconds": 15},
+        "images": {"max_mb": 2},
+        "storage": {"path": str(db)},
+        "guilds": {
+            str(GUILD_ID): {"api_key": GUILD_A_KEY},
+            str(SECOND_GUILD_ID): {"api_key": GUILD_B_KEY, "seconds": 10},
+        },
+    }
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    return parse_config(data, db.parent / "config.toml", env={})
+
+
+@dataclass
+class World:
+    fd: FakeDiscord
+    provider: FakeProvider
+    bot: StoryboardBot
+    config: Config
+    std: StandardGuild
+    second: Guild
+    second_channel: Channel
+    carol: Member
+    no_key: Guild
+    no_key_channel: Channel
+    secrets: list[str] = field(default_factory=list)
+
+    async def open_storyboard(
+        self,
+        user: Member | None = None,
+        *,
+        guild: Guild | None = None,
+        channel: Channel | None = None,
+        **options: Any,
+    ) -> InteractionHandle:
+        """`/storyboard` with `options`; returns once the bot answered (modal or refusal)."""
+        ix = await self.fd.run_slash_command(
+            guild=guild or self.std.guild,
+            channel=channel or self.std.text,
+            user=user or self.std.alice,
+            name="storyboard",
+            options=options,
+        )
+        await ix.wait_callback()
+        return ix
+
+    async def submit(
+        self,
+        ix: InteractionHandle,
+        scenes: Sequence[str],
+        *,
+        image: Mapping[str, Any] | None = None,
+        wait: bool = True,
+    ) -> InteractionHandle:
+        """Fill the modal's shot fields with `scenes` (and the upload), submit, wait for the reply."""
+        values = {f"shot_{n}": text for n, text in enumerate(scenes, start=1)}
+        files = {"image": [image]} if image is not None else None
+        sub = await self.fd.submit_modal(ix, values, files)
+        if wait:
+            await self.wait_reply(sub)
+        return sub
+
+    async def wait_reply(self, sub: InteractionHandle, count: int = 1) -> list[dict[str, Any]]:
+        """Wait for the bot's `count`-th followup on this interaction (its answer to the member)."""
+        await sub.wait_callback()
+        await self.fd.wait_for_call(
+            lambda c: (
+                c.route == FOLLOWUP
+                and c.params.get("webhook_token") == sub.token
+                and c.status == 200
+                and len([x for x in sub.webhook_calls if x.route == FOLLOWUP and x.status == 200])
+                >= count
+            ),
+            timeout=10,
+        )
+        return replies_to(sub)
+
+    async def jobs(self) -> list[Job]:
+        return await self.bot.store.jobs()
+
+    def sent_text(self) -> str:
+        """Every body the bot sent to Discord, for leak checks."""
+        parts: list[str] = []
+        for call in self.fd.calls:
+            parts.append(repr(call.json))
+            parts.append(repr(call.headers.get("Authorization", "")).replace(self.fd.bot_token, ""))
+            parts.extend(repr(data) for _, data in call.files)
+        return "\n".join(parts)
+
+
+def replies_to(sub: InteractionHandle) -> list[dict[str, Any]]:
+    """What the member saw in answer: the resolved "thinking" message, then any followups."""
+    messages = [sub.original_message] if sub.original_message else []
+    return messages + [m for m in sub.followups if m not in messages]
+
+
+def followup_text(sub: InteractionHandle) -> str:
+    return "\n".join(str(m.get("content", "")) for m in replies_to(sub))
+
+
+def calls_after(fd: FakeDiscord, route: str, since: int) -> list[RecordedCall]:
+    return [c for c in fd.calls[since:] if c.route == route]
+
+
+@pytest_asyncio.fixture
+async def world(
+    fake_discord: FakeDiscord,
+    fake_provider: FakeProvider,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[World]:
+    caplog.set_level(logging.INFO)
+    fd = fake_discord
+    std = add_standard_guild(fd)
+    carol = Member(CAROL_ID, "carol", global_name="Carol")
+    second_channel = Channel(SECOND_CHANNEL_ID, "studio")
+    second = fd.add_guild(
+        SECOND_GUILD_ID, name="Second", channels=[second_channel], members=[carol]
+    )
+    no_key_channel = Channel(NO_KEY_CHANNEL_ID, "lobby")
+    no_key = fd.add_guild(
+        NO_KEY_GUILD_ID, name="No Key", channels=[no_key_channel], members=[carol]
+    )
+    config = config_for(fake_provider, fd, tmp_path / "storyboard.sqlite3")
+    bot = StoryboardBot(config)
+    async with fd.run_client(bot, skip_reidentify_delay=True):
+        yield World(
+            fd=fd,
+            provider=fake_provider,
+            bot=bot,
+            config=config,
+            std=std,
+            second=second,
+            second_channel=second_channel,
+            carol=carol,
+            no_key=no_key,
+            no_key_channel=no_key_channel,
+            secrets=config.secrets(),
+        )
