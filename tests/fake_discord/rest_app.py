@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from .models import JSON
 from .recording import RecordedCall
 from .routing import ROUTES, Reply
@@ -225,6 +227,7 @@ async def interaction_callback(world: World, call: RecordedCall) -> Reply:
         if kind == 7 and ix.source_message_id is not None:
             message = world.apply_edit(world.messages[ix.source_message_id], data, call.files)
     ix.callback_type, ix.callback = kind, body
+    ix.acked_at = time.perf_counter()
     ix.acked.set()
     if call.query.get("with_response", "").lower() not in ("1", "true"):
         return Reply(204)

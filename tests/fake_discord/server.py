@@ -307,6 +307,7 @@ class FakeDiscord(CallLog):
             source_message_id=int(message["id"]) if message is not None else None,
         )
         self.world.interactions[iid] = state
+        state.sent_at = time.perf_counter()
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return InteractionHandle(self, state)
 

@@ -56,6 +56,9 @@ class InteractionState:
     loading: bool = False
     followup_ids: list[int] = field(default_factory=list)
     acked: asyncio.Event = field(default_factory=asyncio.Event)
+    # perf_counter() when the dispatch left and when the first callback arrived (benchmarks).
+    sent_at: float = 0.0
+    acked_at: float | None = None
 
 
 class World:
