@@ -38,11 +38,15 @@ class BareModal(ui.Modal, title="New storyboard video"):
             self.add_item(
                 ui.Label(
                     text=f"Shot {n}",
-                    component=ui.TextInput(custom_id=f"shot_{n}", style=discord.TextStyle.paragraph),
+                    component=ui.TextInput(
+                        custom_id=f"shot_{n}", style=discord.TextStyle.paragraph
+                    ),
                 )
             )
         self.add_item(
-            ui.Label(text="Reference image", component=ui.FileUpload(custom_id="image", required=False))
+            ui.Label(
+                text="Reference image", component=ui.FileUpload(custom_id="image", required=False)
+            )
         )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -54,7 +58,9 @@ class BareBot(commands.Bot):
 
     def __init__(self) -> None:
         super().__init__(
-            command_prefix=commands.when_mentioned, intents=discord.Intents.none(), help_command=None
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.none(),
+            help_command=None,
         )
 
         @app_commands.command(name="storyboard", description="Make a video")
@@ -76,7 +82,12 @@ async def one_submit(fd: FakeDiscord, std: StandardGuild, n: int) -> Interaction
     )
     await ix.wait_callback(timeout=30)
     sub = await fd.submit_modal(
-        ix, {"shot_1": f"Run {n}: a door opens.", "shot_2": "A monster steps out.", "shot_3": "It waves."}
+        ix,
+        {
+            "shot_1": f"Run {n}: a door opens.",
+            "shot_2": "A monster steps out.",
+            "shot_3": "It waves.",
+        },
     )
     await sub.wait_callback(timeout=30)
     return sub
@@ -89,9 +100,10 @@ async def measure(
     workdir: Path,
 ) -> list[float]:
     latencies: list[float] = []
-    async with FakeProvider(keys={GUILD_A_KEY, GUILD_B_KEY}) as provider, FakeDiscord(
-        ack_deadline=None, validate=False
-    ) as fd:
+    async with (
+        FakeProvider(keys={GUILD_A_KEY, GUILD_B_KEY}) as provider,
+        FakeDiscord(ack_deadline=None, validate=False) as fd,
+    ):
         with fd.point_discord_py_here():
             std = add_standard_guild(fd)
             bot = make_bot(fd, provider, workdir)
@@ -100,7 +112,9 @@ async def measure(
                 done = 0
                 while done < runs:
                     batch = min(concurrency, runs - done)
-                    subs = await asyncio.gather(*(one_submit(fd, std, done + i) for i in range(batch)))
+                    subs = await asyncio.gather(
+                        *(one_submit(fd, std, done + i) for i in range(batch))
+                    )
                     for sub in subs:
                         assert sub.state.acked_at is not None
                         latencies.append((sub.state.acked_at - sub.state.sent_at) * 1000)
@@ -153,7 +167,9 @@ async def main(runs: int, concurrency: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 
 import aiohttp
 import discord
@@ -39,6 +42,7 @@ class StoryboardBot(commands.Bot):
         self._video_api: VideoApi | None = None
         self._store: Store | None = None
         self._submitter: Submitter | None = None
+        self._inflight: set[asyncio.Task[object]] = set()
 
     @property
     def video_api(self) -> VideoApi:
@@ -60,6 +64,26 @@ class StoryboardBot(commands.Bot):
 
     def current_config(self) -> Config:
         return self.config
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Marks the current task as work a graceful stop should let finish."""
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        self._inflight.add(task)
+        try:
+            yield
+        finally:
+            self._inflight.discard(task)
+
+    async def drain(self, seconds: float) -> None:
+        """Wait (up to `seconds`) for submissions in progress before closing."""
+        pending = {t for t in self._inflight if not t.done()}
+        if pending:
+            log.info("waiting for %d submission(s) in progress", len(pending))
+            await asyncio.wait(pending, timeout=seconds)
 
     async def setup_hook(self) -> None:
         self._session = aiohttp.ClientSession()

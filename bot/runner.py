@@ -12,6 +12,8 @@ from bot.config import Config
 from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
+# How long a stop waits for submissions already under way (Docker's default grace is 10 s).
+DRAIN_SECONDS = 8.0
 
 
 async def _serve(config: Config, *, force_sync: bool) -> None:
@@ -28,6 +30,7 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
             log.info("stopping on signal")
+            await bot.drain(DRAIN_SECONDS)
         await bot.close()
         stopper.cancel()
         if runner.done():

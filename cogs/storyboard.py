@@ -88,7 +88,8 @@ class QuickStoryboardModal(ui.Modal):
         return self.option_image
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.cog.submit_quick(interaction, self)
+        with self.cog.bot.busy():
+            await self.cog.submit_quick(interaction, self)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         await self.cog.report(interaction, error, locale=self.locale, echo=self.echo())

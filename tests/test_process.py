@@ -1,0 +1,99 @@
+"""The bot as a process: `storyboard-bot run` against the fakes, stopped by a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.fake_discord import FakeDiscord
+from tests.fake_discord.standard import GUILD_ID, add_standard_guild
+from tests.fake_provider import FakeProvider, Fault
+from tests.fake_provider.fixtures import GUILD_A_KEY
+from tests.harness import FOLLOWUP
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_config(path: Path, provider: FakeProvider, db: Path) -> None:
+    path.write_text(
+        f"""
+[discord]
+token = "file-token-should-be-overridden"
+
+[provider]
+base_url = "{provider.base_url}"
+timeout_seconds = 5
+
+[storage]
+path = "{db}"
+
+[guilds."{GUILD_ID}"]
+api_key_env = "GUILD_A_KEY_FOR_TEST"
+""",
+        encoding="utf-8",
+    )
+
+
+async def start_bot(fd: FakeDiscord, config: Path) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "FAKE_DISCORD_API": fd.api_base,
+        "FAKE_DISCORD_GATEWAY": fd.gateway_url,
+        "DISCORD_TOKEN": fd.bot_token,
+        "GUILD_A_KEY_FOR_TEST": GUILD_A_KEY,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.launch_bot",
+        str(config),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_sigterm_mid_submission_finishes_it_then_exits_cleanly(
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    fd = fake_discord
+    std = add_standard_guild(fd)
+    config = tmp_path / "config.toml"
+    write_config(config, fake_provider, tmp_path / "db.sqlite3")
+    proc = await start_bot(fd, config)
+    try:
+        await fd.wait_ready(timeout=30)
+        ix = await fd.run_slash_command(
+            guild=std.guild,
+            channel=std.text,
+            user=std.alice,
+            name="storyboard",
+            options={"shots": 1, "seconds": 10},
+        )
+        await ix.wait_callback(timeout=10)
+        # The provider takes a while to answer; the stop arrives while the create is under way.
+        fake_provider.inject(Fault(route="create", kind="slow", delay=1.0))
+        sub = await fd.submit_modal(ix, {"shot_1": "A lighthouse at night."})
+        await sub.wait_callback(timeout=10)
+        await asyncio.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert "stopping on signal" in log
+    # The submission under way was finished, not cut off: the member got the answer.
+    replies = [c for c in fd.calls_to(FOLLOWUP) if c.params.get("webhook_token") == sub.token]
+    assert replies
+    assert replies[-1].status == 200
+    assert "is queued" in str(replies[-1].json)
+    assert len(fake_provider.requests_to("create")) == 1
+    assert GUILD_A_KEY not in log
+    assert fd.bot_token not in log
