@@ -16,11 +16,12 @@ from discord.ext import commands
 from bot.config import Config
 from bot.store import Store
 from bot.submission import Submitter
+from bot.tracker import Tracker
 from bot.videos_api import VideoApi
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard")
+EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard", "cogs.jobs")
 
 
 class StoryboardBot(commands.Bot):
@@ -42,6 +43,7 @@ class StoryboardBot(commands.Bot):
         self._video_api: VideoApi | None = None
         self._store: Store | None = None
         self._submitter: Submitter | None = None
+        self._tracker: Tracker | None = None
         self._inflight: set[asyncio.Task[object]] = set()
 
     @property
@@ -61,6 +63,12 @@ class StoryboardBot(commands.Bot):
         if self._submitter is None:
             raise RuntimeError("submitter used before setup_hook")
         return self._submitter
+
+    @property
+    def tracker(self) -> Tracker:
+        if self._tracker is None:
+            raise RuntimeError("tracker used before setup_hook")
+        return self._tracker
 
     def current_config(self) -> Config:
         return self.config
@@ -90,9 +98,12 @@ class StoryboardBot(commands.Bot):
         self._video_api = VideoApi(self._session)
         self._store = await Store.open(self.config.storage_path)
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
+        self._tracker = Tracker(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands()
+        # After the cogs: the Discord side must be listening before the first event.
+        await self._tracker.start()
 
     def _tree_payload(self, guild: discord.abc.Snowflake | None) -> str:
         commands_ = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
@@ -119,6 +130,8 @@ class StoryboardBot(commands.Bot):
         await self._sync_scope(None)
 
     async def close(self) -> None:
+        if self._tracker is not None:
+            await self._tracker.stop()
         await super().close()
         if self._session is not None:
             await self._session.close()

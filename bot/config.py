@@ -68,6 +68,16 @@ class ImagesSection(_Section):
     max_mb: float = Field(default=10.0, gt=0, le=100)
 
 
+class TrackingSection(_Section):
+    # Polling starts near the provider's hint (or the minimum) and slows for long jobs.
+    poll_min_seconds: float = Field(default=5.0, gt=0, le=600)
+    poll_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # A job still open after this long is marked expired and the member told.
+    max_job_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    # Largest video the bot downloads at all; Discord's per-interaction limit decides file or link.
+    max_download_mb: float = Field(default=500.0, gt=0, le=4096)
+
+
 class StorageSection(_Section):
     path: Path = Path("storyboard.sqlite3")
 
@@ -98,6 +108,7 @@ class ConfigFile(_Section):
     provider: ProviderSection
     defaults: DefaultsSection = Field(default_factory=DefaultsSection)
     images: ImagesSection = Field(default_factory=ImagesSection)
+    tracking: TrackingSection = Field(default_factory=TrackingSection)
     storage: StorageSection = Field(default_factory=StorageSection)
     guilds: dict[Snowflake, GuildSection] = Field(default_factory=dict)
 

@@ -73,6 +73,7 @@ class Job(BaseModel):
     card_channel_id: int | None
     card_message_id: int | None
     thread_id: int | None
+    card_shown: str | None
     created_at: float
     updated_at: float
     submitted_at: float | None
@@ -264,6 +265,73 @@ class Store:
             if row
             else None
         )
+
+    async def record_poll(self, job_id: int, video: VideoJob) -> Job:
+        """Keep the provider's answer; a terminal status finishes the job."""
+        fields: dict[str, Any] = {
+            "provider_status": video.status,
+            "progress": video.progress,
+            "provider_answer": video.model_dump_json(),
+        }
+        if video.status == "completed":
+            fields |= {"state": "completed", "progress": 100, "finished_at": time.time()}
+        elif video.status in ("failed", "cancelled", "expired"):
+            error = video.error
+            fields |= {
+                "state": "failed",
+                "finished_at": time.time(),
+                "error_key": "provider.video_failed",
+                "error_fields": json.dumps(
+                    {
+                        "message": (error.message if error else None) or video.status,
+                        "code": (error.code if error else None) or "-",
+                    }
+                ),
+            }
+        return await self._update(job_id, **fields)
+
+    async def mark_expired(self, job_id: int, minutes: float) -> Job:
+        return await self._update(
+            job_id,
+            state="expired",
+            finished_at=time.time(),
+            error_key="tracking.expired",
+            error_fields=json.dumps({"minutes": round(minutes)}),
+        )
+
+    async def mark_cancelled(self, job_id: int) -> Job:
+        return await self._update(job_id, state="cancelled", finished_at=time.time())
+
+    async def set_card_shown(self, job_id: int, shown: str) -> Job:
+        return await self._update(job_id, card_shown=shown)
+
+    async def mark_delivered(self, job_id: int) -> Job:
+        return await self._update(job_id, delivered_at=time.time())
+
+    async def open_jobs(self) -> list[Job]:
+        """Jobs the tracker must watch: waiting on the provider, or finished but not told."""
+        async with self._db.execute(
+            """SELECT * FROM jobs
+               WHERE state IN ('pending', 'active', 'uncertain')
+                  OR (state IN ('completed', 'failed', 'expired') AND delivered_at IS NULL)
+               ORDER BY id"""
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    async def recent_jobs(
+        self, *, guild_id: int, user_id: int | None = None, limit: int = 10, offset: int = 0
+    ) -> list[Job]:
+        query = "SELECT * FROM jobs WHERE guild_id = ?"
+        args: list[Any] = [guild_id]
+        if user_id is not None:
+            query += " AND user_id = ?"
+            args.append(user_id)
+        query += " ORDER BY id DESC LIMIT ? OFFSET ?"
+        args += [limit, offset]
+        async with self._db.execute(query, args) as cur:
+            rows = await cur.fetchall()
+        return [_job_from_row(r) for r in rows]
 
     # Meta
 

@@ -15,11 +15,10 @@ from bot.config import GuildSettings
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.images import check_image
-from bot.store import Job
 from bot.storyboard import Storyboard, StoryboardSettings, check_settings, shots_from_fields
 from bot.submission import SubmitOrder
-from cogs.job_card import build_card, thread_name
-from cogs.replies import NO_MENTIONS, describe_error, reply
+from cogs.job_posting import post_job_card
+from cogs.replies import describe_error, reply
 
 log = logging.getLogger(__name__)
 
@@ -244,59 +243,7 @@ class StoryboardCog(commands.Cog):
             await reply(
                 interaction, t("submit.uncertain", locale, reason=reason, job=job.id), locale=locale
             )
-        await self.post_card(interaction, job, locale)
-
-    async def post_card(self, interaction: discord.Interaction, job: Job, locale: str) -> None:
-        """The job card in the channel with a thread on it, or in the thread we are in."""
-        channel = interaction.channel
-        task = job.task_id or "-"
-        try:
-            if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
-                raise discord.ClientException("no channel to post the card in")
-            message = await channel.send(
-                embed=build_card(job, locale), allowed_mentions=NO_MENTIONS
-            )
-        except (discord.HTTPException, discord.ClientException):
-            log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)
-            if job.state == "active":
-                await reply(
-                    interaction, t("submit.done_no_card", locale, task_id=task), locale=locale
-                )
-            return
-        thread: discord.Thread | None = channel if isinstance(channel, discord.Thread) else None
-        if thread is None:
-            try:
-                thread = await message.create_thread(
-                    name=thread_name(job), auto_archive_duration=1440
-                )
-            except discord.HTTPException:
-                log.warning(
-                    "job=%s task_id=%s: could not open a thread", job.id, task, exc_info=True
-                )
-        await self.bot.store.set_card(
-            job.id,
-            channel_id=message.channel.id,
-            message_id=message.id,
-            thread_id=thread.id if thread else None,
-        )
-        log.info(
-            "job=%s task_id=%s card=%s thread=%s", job.id, task, message.id, thread and thread.id
-        )
-        if job.state != "active":
-            return
-        if thread is None:
-            await reply(
-                interaction, t("submit.done_no_thread", locale, task_id=task), locale=locale
-            )
-            return
-        if thread is not channel:
-            await thread.send(
-                t("thread.started", locale, mention=f"<@{job.user_id}>"),
-                allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)]),
-            )
-        await reply(
-            interaction, t("submit.done", locale, task_id=task, where=thread.mention), locale=locale
-        )
+        await post_job_card(self.bot, interaction, job, locale)
 
 
 async def setup(bot: StoryboardBot) -> None:

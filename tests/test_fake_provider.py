@@ -90,6 +90,7 @@ async def test_valid_relay_create_without_image(
         "created_at": int(fp.now * 1000),
         "seconds": "15",
         "size": "1280x720",
+        "metadata": '{"guild": 1}',  # echoed, so a client can find its job after a crash
     }
     (request,) = fp.requests
     assert request.valid and request.errors == []

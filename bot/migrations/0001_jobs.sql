@@ -21,13 +21,17 @@ CREATE TABLE jobs (
     card_channel_id  INTEGER,
     card_message_id  INTEGER,
     thread_id        INTEGER,
+    -- What the card shows now (status and progress step), so edits happen only on change.
+    card_shown       TEXT,
     created_at       REAL    NOT NULL,
     updated_at       REAL    NOT NULL,
     submitted_at     REAL,
     finished_at      REAL,
+    -- When the member-facing outcome (video, link or reason) was posted.
     delivered_at     REAL
 );
-CREATE INDEX jobs_open ON jobs (state) WHERE state IN ('pending', 'active');
+CREATE INDEX jobs_open ON jobs (state) WHERE state IN ('pending', 'active', 'uncertain');
+CREATE INDEX jobs_undelivered ON jobs (finished_at) WHERE delivered_at IS NULL;
 CREATE INDEX jobs_user ON jobs (guild_id, user_id, created_at);
 
 -- The reference image sent with a job, kept so Retry sends the same one.

@@ -282,6 +282,20 @@ class VideoClient:
         )
         return job
 
+    async def poll(self, video_id: str) -> tuple[VideoJob, float | None]:
+        """The job and the provider's hint, in seconds, for when to ask again."""
+
+        def parse(answer: _Answer) -> tuple[VideoJob, float | None]:
+            hint = answer.headers.get("openai-poll-after-ms")
+            try:
+                after = float(hint) / 1000 if hint is not None else None
+            except ValueError:
+                after = None
+            return self._job(answer), after
+
+        url = self._url(self.profile.retrieve_path, video_id)
+        return await self._send("GET", url, idempotent=True, parse=parse)
+
     async def retrieve(self, video_id: str) -> VideoJob:
         url = self._url(self.profile.retrieve_path, video_id)
         return await self._send("GET", url, idempotent=True, parse=self._job)

@@ -179,6 +179,8 @@ class FakeJob:
             "expires_at": None if expires is None else int(expires * 1000),
             "remixed_from_video_id": self.remixed_from_video_id,
             "error": error,
+            # Echoed so a client can find its own job again after a crash mid-submit.
+            "metadata": self.metadata,
         }
         video.update({k: v for k, v in optional.items() if v is not None})
         return video

@@ -1,0 +1,68 @@
+"""Posting a job's card (with its buttons) and the thread it continues in."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.bot import StoryboardBot
+from bot.i18n import t
+from bot.store import Job
+from cogs.job_buttons import card_view
+from cogs.job_card import build_card, thread_name
+from cogs.replies import NO_MENTIONS, reply
+
+log = logging.getLogger(__name__)
+CARD_CHANNELS = (discord.TextChannel, discord.Thread, discord.VoiceChannel)
+
+
+async def post_job_card(
+    bot: StoryboardBot,
+    interaction: discord.Interaction,
+    job: Job,
+    locale: str,
+    *,
+    into: discord.abc.Messageable | None = None,
+) -> None:
+    """The card in `into` (a job's existing thread), in the thread we are in, or in the
+    channel with a new thread on it; then the member's ephemeral answer, and tracking."""
+    channel = into or interaction.channel
+    task = job.task_id or "-"
+    try:
+        if not isinstance(channel, (*CARD_CHANNELS, discord.PartialMessageable)):
+            raise discord.ClientException("no channel to post the card in")
+        message = await channel.send(
+            embed=build_card(job, locale), view=card_view(job, locale), allowed_mentions=NO_MENTIONS
+        )
+    except (discord.HTTPException, discord.ClientException):
+        log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)
+        if job.state == "active":
+            await reply(interaction, t("submit.done_no_card", locale, task_id=task), locale=locale)
+        bot.tracker.watch(job.id)
+        return
+    in_thread = into is not None or isinstance(channel, discord.Thread)
+    thread: discord.abc.Messageable | None = channel if in_thread else None
+    if thread is None:
+        try:
+            thread = await message.create_thread(name=thread_name(job), auto_archive_duration=1440)
+        except discord.HTTPException:
+            log.warning("job=%s task_id=%s: could not open a thread", job.id, task, exc_info=True)
+    thread_id = getattr(thread, "id", None)
+    job = await bot.store.set_card(
+        job.id, channel_id=message.channel.id, message_id=message.id, thread_id=thread_id
+    )
+    log.info("job=%s task_id=%s card=%s thread=%s", job.id, task, message.id, thread_id)
+    bot.tracker.watch(job.id)
+    if job.state != "active":
+        return
+    if thread is None or thread_id is None:
+        await reply(interaction, t("submit.done_no_thread", locale, task_id=task), locale=locale)
+        return
+    if not in_thread:
+        await thread.send(
+            t("thread.started", locale, mention=f"<@{job.user_id}>"),
+            allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)]),
+        )
+    where = f"<#{thread_id}>"
+    await reply(interaction, t("submit.done", locale, task_id=task, where=where), locale=locale)

@@ -1,0 +1,404 @@
+"""Jobs after submission: card updates, delivery in the thread, card buttons, `/video`."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import discord
+from discord import app_commands, ui
+from discord.ext import commands
+
+from bot.bot import StoryboardBot
+from bot.errors import StoryboardError
+from bot.i18n import pick_locale, t
+from bot.store import Job
+from bot.storyboard import Storyboard, parse_prompt
+from bot.submission import SubmitOrder
+from bot.tracker import video_link
+from bot.videos_api import ContentTooLarge, VideoApiError
+from cogs.job_buttons import DYNAMIC_ITEMS, card_view
+from cogs.job_card import build_card, status_text
+from cogs.job_posting import post_job_card
+from cogs.replies import NO_MENTIONS, describe_error, reply
+
+log = logging.getLogger(__name__)
+MB = 1024 * 1024
+
+
+def _bot(interaction: discord.Interaction) -> StoryboardBot:
+    client = interaction.client
+    if not isinstance(client, StoryboardBot):
+        raise RuntimeError("job buttons need the Storyboard bot")
+    return client
+
+
+def may_act_on(job: Job, interaction: discord.Interaction) -> bool:
+    """The member who asked, or anyone who may manage messages here."""
+    return interaction.user.id == job.user_id or interaction.permissions.manage_messages
+
+
+async def _own_job(interaction: discord.Interaction, job_id: int, locale: str) -> Job | None:
+    """The job if this guild has it and the member may act on it; otherwise say why."""
+    job = await _bot(interaction).store.find_job(job_id)
+    if job is None or job.guild_id != interaction.guild_id:
+        await reply(interaction, t("jobs.not_found", locale, job=job_id), locale=locale)
+        return None
+    if not may_act_on(job, interaction):
+        await reply(
+            interaction, t("jobs.not_yours", locale, mention=f"<@{job.user_id}>"), locale=locale
+        )
+        return None
+    return job
+
+
+async def handle_button(interaction: discord.Interaction, action: str, job_id: int) -> None:
+    locale = pick_locale(str(interaction.locale))
+    try:
+        job = await _own_job(interaction, job_id, locale)
+        if job is None:
+            return
+        if action == "details":
+            await reply(interaction, details_text(job, locale), locale=locale)
+        elif action == "retry":
+            await resubmit(
+                interaction,
+                job,
+                Storyboard(shots=job.storyboard.shots, settings=job.storyboard.settings),
+                locale,
+            )
+        elif action == "remix":
+            await interaction.response.send_modal(RemixModal(job, locale))
+    except Exception as error:
+        await _report(interaction, error, locale)
+
+
+async def _report(
+    interaction: discord.Interaction, error: BaseException, locale: str, echo: str | None = None
+) -> None:
+    try:
+        await reply(
+            interaction,
+            describe_error(error, locale, context=f"interaction={interaction.id}"),
+            echo=echo,
+            locale=locale,
+        )
+    except discord.HTTPException:
+        log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
+
+
+def details_text(job: Job, locale: str) -> str:
+    s = job.storyboard.settings
+    lines = [
+        t("jobs.details_header", locale, job=job.id, task_id=job.task_id or "-"),
+        t(
+            "jobs.details_settings",
+            locale,
+            model=s.model,
+            seconds=s.seconds,
+            size=job.storyboard.size,
+            watermark=s.watermark,
+            private=s.private,
+        ),
+        "```\n" + job.storyboard.prompt.replace("```", "`\u200b``")[:1700] + "\n```",
+    ]
+    return "\n".join(lines)
+
+
+async def resubmit(
+    interaction: discord.Interaction, job: Job, board: Storyboard, locale: str
+) -> None:
+    """A new job from `board` with the old job's image, carded in the old job's thread."""
+    bot = _bot(interaction)
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    with bot.busy():
+        image = await bot.store.job_image(job.id)
+        order = SubmitOrder(
+            request_key=f"{interaction.type.name}:{interaction.id}",
+            guild_id=job.guild_id,
+            channel_id=job.thread_id or job.card_channel_id or job.channel_id,
+            user_id=interaction.user.id,
+            locale=locale,
+            storyboard=board,
+            image=image,
+            filesize_limit=interaction.filesize_limit,
+        )
+        new = await bot.submitter.submit(order)
+        if new.state == "submit_failed":
+            reason = t(new.error_key or "provider.down", locale, **new.error_fields)
+            await reply(
+                interaction,
+                t("submit.failed", locale, reason=reason),
+                echo=board_text(board),
+                locale=locale,
+            )
+            return
+        into = (
+            bot.get_partial_messageable(job.thread_id, guild_id=job.guild_id)
+            if job.thread_id
+            else None
+        )
+        await post_job_card(bot, interaction, new, locale, into=into)
+
+
+def board_text(board: Storyboard) -> str:
+    return "\n\n".join(s.scene for s in board.shots)
+
+
+class RemixModal(ui.Modal):
+    """The storyboard, prefilled, to change and send again with the same settings."""
+
+    def __init__(self, job: Job, locale: str) -> None:
+        super().__init__(title=t("jobs.remix_title", locale, job=job.id)[:45], timeout=900)
+        self.job = job
+        self.locale = locale
+        self.text: ui.TextInput[RemixModal] = ui.TextInput(
+            custom_id="storyboard",
+            style=discord.TextStyle.paragraph,
+            default=job.storyboard.prompt[:4000],
+            max_length=4000,
+        )
+        self.add_item(
+            ui.Label(
+                text=t("jobs.remix_label", locale),
+                description=t("jobs.remix_hint", locale)[:100],
+                component=self.text,
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        shots = parse_prompt(self.text.value, author_id=interaction.user.id)
+        board = Storyboard(shots=tuple(shots), settings=self.job.storyboard.settings)
+        await resubmit(interaction, self.job, board, self.locale)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+        await _report(interaction, error, self.locale, echo=self.text.value)
+
+
+class JobsCog(commands.Cog):
+    """Implements the tracker's `JobEvents` and the `/video` commands."""
+
+    video = app_commands.Group(name="video", description="Your storyboard videos", guild_only=True)
+
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.bot.tracker.events = self
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+        if self.bot.tracker.events is self:
+            self.bot.tracker.events = None
+
+    # JobEvents
+
+    async def show_progress(self, job: Job) -> bool:
+        if job.card_channel_id is None or job.card_message_id is None:
+            return True
+        card = self.bot.get_partial_messageable(job.card_channel_id, guild_id=job.guild_id)
+        try:
+            await card.get_partial_message(job.card_message_id).edit(
+                embed=build_card(job), view=card_view(job)
+            )
+        except discord.NotFound:
+            log.info("job=%s task_id=%s: card is gone; not editing it again", job.id, job.task_id)
+            return True
+        except discord.HTTPException as exc:
+            log.warning("job=%s task_id=%s: card edit failed (%s)", job.id, job.task_id, exc.status)
+            return False
+        return True
+
+    def _where(self, job: Job) -> discord.PartialMessageable:
+        target = job.thread_id or job.card_channel_id or job.channel_id
+        return self.bot.get_partial_messageable(target, guild_id=job.guild_id)
+
+    async def deliver(self, job: Job) -> bool:
+        mention = f"<@{job.user_id}>"
+        only_them = discord.AllowedMentions(users=[discord.Object(job.user_id)])
+        where = self._where(job)
+        try:
+            if job.state == "completed":
+                return await self._deliver_video(job, where, mention, only_them)
+            reason = t(job.error_key or "provider.down", job.locale, **job.error_fields)
+            key = "delivery.expired" if job.state == "expired" else "delivery.failed"
+            await where.send(
+                t(key, job.locale, mention=mention, reason=reason, task_id=job.task_id or "-"),
+                allowed_mentions=only_them,
+            )
+            return True
+        except (discord.Forbidden, discord.NotFound):
+            log.warning(
+                "job=%s task_id=%s: the thread is gone or closed to me; not delivering",
+                job.id,
+                job.task_id,
+            )
+            return True
+        except discord.HTTPException as exc:
+            log.warning(
+                "job=%s task_id=%s: delivery failed (%s); will retry",
+                job.id,
+                job.task_id,
+                exc.status,
+            )
+            return False
+
+    async def _deliver_video(
+        self,
+        job: Job,
+        where: discord.PartialMessageable,
+        mention: str,
+        only_them: discord.AllowedMentions,
+    ) -> bool:
+        limit = job.filesize_limit
+        cap = int(self.bot.config.file.tracking.max_download_mb * MB)
+        with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+            path = Path(tmp) / f"storyboard-{job.id}.mp4"
+            try:
+                size = await self.bot.tracker.download(job, path, max_bytes=min(limit, cap))
+            except ContentTooLarge:
+                link = video_link(job)
+                key = "delivery.too_large_link" if link else "delivery.too_large"
+                text = t(
+                    key,
+                    job.locale,
+                    mention=mention,
+                    limit_mb=round(limit / MB, 1),
+                    link=link,
+                    task_id=job.task_id,
+                )
+                await where.send(text, allowed_mentions=only_them)
+                return True
+            except VideoApiError as exc:
+                log.warning(
+                    "job=%s task_id=%s: download failed (%s); will retry",
+                    job.id,
+                    job.task_id,
+                    exc.key,
+                )
+                return False
+            s = job.storyboard.settings
+            text = t(
+                "delivery.done",
+                job.locale,
+                mention=mention,
+                task_id=job.task_id,
+                seconds=s.seconds,
+                model=s.model,
+                size_mb=round(size / MB, 1),
+            )
+            await where.send(
+                text, file=discord.File(path, filename=path.name), allowed_mentions=only_them
+            )
+        return True
+
+    # /video
+
+    @video.command(name="status", description="Show a job of this server by its number or task id")
+    @app_commands.describe(id="The job number (#12) or the provider's task id")
+    async def status(self, interaction: discord.Interaction, id: str) -> None:
+        locale = pick_locale(str(interaction.locale))
+        job = await self._lookup(interaction, id)
+        if job is None:
+            await reply(interaction, t("jobs.not_found", locale, job=id.strip()), locale=locale)
+            return
+        await interaction.response.send_message(
+            embed=build_card(job, locale), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    async def _lookup(self, interaction: discord.Interaction, raw: str) -> Job | None:
+        text = raw.strip().lstrip("#")
+        store = self.bot.store
+        job = await store.find_job(int(text)) if text.isdigit() else await store.job_by_task(text)
+        return job if job is not None and job.guild_id == interaction.guild_id else None
+
+    @video.command(name="list", description="Your recent videos in this server")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        locale = pick_locale(str(interaction.locale))
+        assert interaction.guild_id is not None
+        view = JobListView(self.bot, interaction.guild_id, interaction.user.id, locale)
+        content, embed = await view.render()
+        if embed is None:
+            await interaction.response.send_message(content, ephemeral=True)
+            return
+        await interaction.response.send_message(embed=embed, ephemeral=True, view=view)
+
+    @video.command(name="cancel", description="Cancel one of your videos that is still queued")
+    @app_commands.describe(id="The job number (#12) or the provider's task id")
+    async def cancel(self, interaction: discord.Interaction, id: str) -> None:
+        locale = pick_locale(str(interaction.locale))
+        found = await self._lookup(interaction, id)
+        job = await _own_job(interaction, found.id if found else 0, locale) if found else None
+        if found is None:
+            await reply(interaction, t("jobs.not_found", locale, job=id.strip()), locale=locale)
+            return
+        if job is None:
+            return
+        settings = self.bot.config.guild(interaction.guild_id or 0)
+        if settings.profile.delete_path is None:
+            raise StoryboardError(
+                "provider.not_supported", operation="cancel", profile=settings.profile.name
+            )
+        if job.state != "active" or job.provider_status != "queued" or job.task_id is None:
+            await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
+            return
+        await self.bot.video_api.client_for(settings).delete(job.task_id)
+        job = await self.bot.store.mark_cancelled(job.id)
+        await self.show_progress(job)
+        await self.bot.store.mark_delivered(job.id)
+        await reply(interaction, t("jobs.cancelled", locale, job=job.id), locale=locale)
+
+
+class JobListView(ui.View):
+    """Ephemeral pages of a member's recent jobs."""
+
+    PAGE = 5
+
+    def __init__(self, bot: StoryboardBot, guild_id: int, user_id: int, locale: str) -> None:
+        super().__init__(timeout=300)
+        self.bot, self.guild_id, self.user_id, self.locale = bot, guild_id, user_id, locale
+        self.page = 0
+
+    async def render(self) -> tuple[str | None, discord.Embed | None]:
+        jobs = await self.bot.store.recent_jobs(
+            guild_id=self.guild_id,
+            user_id=self.user_id,
+            limit=self.PAGE + 1,
+            offset=self.page * self.PAGE,
+        )
+        more, jobs = len(jobs) > self.PAGE, jobs[: self.PAGE]
+        self.previous.disabled = self.page == 0
+        self.next.disabled = not more
+        if not jobs:
+            return t("jobs.list_empty", self.locale), None
+        embed = discord.Embed(title=t("jobs.list_title", self.locale, page=self.page + 1))
+        for job in jobs:
+            first = job.storyboard.shots[0].scene
+            embed.add_field(
+                name=f"#{job.id} · {status_text(job, self.locale)}",
+                value=f"`{job.task_id or '-'}` · {job.storyboard.settings.seconds} s · {discord.utils.escape_markdown(first[:80])}",
+                inline=False,
+            )
+        return None, embed
+
+    @ui.button(label="◀")
+    async def previous(
+        self, interaction: discord.Interaction, button: ui.Button[JobListView]
+    ) -> None:
+        self.page = max(0, self.page - 1)
+        content, embed = await self.render()
+        await interaction.response.edit_message(content=content, embed=embed, view=self)
+
+    @ui.button(label="▶")
+    async def next(self, interaction: discord.Interaction, button: ui.Button[JobListView]) -> None:
+        self.page += 1
+        content, embed = await self.render()
+        await interaction.response.edit_message(content=content, embed=embed, view=self)
+
+
+async def setup(bot: StoryboardBot) -> None:
+    await bot.add_cog(JobsCog(bot))
