@@ -7,11 +7,14 @@ have falls back to English, key by key.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 DEFAULT_LOCALE = "en-US"
@@ -60,4 +63,5 @@ def t(key: str, locale: str | None = DEFAULT_LOCALE, /, **fields: object) -> str
     try:
         return template.format(**fields)
     except (KeyError, IndexError, ValueError):
+        log.error("message %s in %s lacks a field; given %s", key, chosen, sorted(fields))
         return template

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sqlite3
 import time
 from importlib import resources
@@ -223,10 +224,20 @@ class Store:
         )
 
     async def set_card(
-        self, job_id: int, *, channel_id: int, message_id: int, thread_id: int | None
+        self,
+        job_id: int,
+        *,
+        channel_id: int,
+        message_id: int,
+        thread_id: int | None,
+        shown: str | None = None,
     ) -> Job:
         return await self._update(
-            job_id, card_channel_id=channel_id, card_message_id=message_id, thread_id=thread_id
+            job_id,
+            card_channel_id=channel_id,
+            card_message_id=message_id,
+            thread_id=thread_id,
+            card_shown=shown,
         )
 
     async def job(self, job_id: int) -> Job:
@@ -296,7 +307,7 @@ class Store:
             state="expired",
             finished_at=time.time(),
             error_key="tracking.expired",
-            error_fields=json.dumps({"minutes": round(minutes)}),
+            error_fields=json.dumps({"minutes": max(1, math.ceil(minutes))}),
         )
 
     async def mark_cancelled(self, job_id: int) -> Job:

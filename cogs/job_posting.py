@@ -9,6 +9,7 @@ import discord
 from bot.bot import StoryboardBot
 from bot.i18n import t
 from bot.store import Job
+from bot.tracker import visible_state
 from cogs.job_buttons import card_view
 from cogs.job_card import build_card, thread_name
 from cogs.replies import NO_MENTIONS, reply
@@ -50,7 +51,11 @@ async def post_job_card(
             log.warning("job=%s task_id=%s: could not open a thread", job.id, task, exc_info=True)
     thread_id = getattr(thread, "id", None)
     job = await bot.store.set_card(
-        job.id, channel_id=message.channel.id, message_id=message.id, thread_id=thread_id
+        job.id,
+        channel_id=message.channel.id,
+        message_id=message.id,
+        thread_id=thread_id,
+        shown=visible_state(job),
     )
     log.info("job=%s task_id=%s card=%s thread=%s", job.id, task, message.id, thread_id)
     bot.tracker.watch(job.id)

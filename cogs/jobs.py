@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 
 
+def human_size(size: int) -> str:
+    return f"{size / MB:.1f} MB" if size >= MB else f"{max(1, round(size / 1024))} KB"
+
+
 def _bot(interaction: discord.Interaction) -> StoryboardBot:
     client = interaction.client
     if not isinstance(client, StoryboardBot):
@@ -267,7 +271,7 @@ class JobsCog(commands.Cog):
                     key,
                     job.locale,
                     mention=mention,
-                    limit_mb=round(limit / MB, 1),
+                    limit=human_size(limit),
                     link=link,
                     task_id=job.task_id,
                 )
@@ -289,7 +293,7 @@ class JobsCog(commands.Cog):
                 task_id=job.task_id,
                 seconds=s.seconds,
                 model=s.model,
-                size_mb=round(size / MB, 1),
+                size=human_size(size),
             )
             await where.send(
                 text, file=discord.File(path, filename=path.name), allowed_mentions=only_them

@@ -7,9 +7,12 @@ gives tests one-line drivers: `open_storyboard`, `submit`, `wait_done`.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import io
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,8 @@ from bot.bot import StoryboardBot
 from bot.config import Config, parse_config
 from bot.store import Job
 from tests.fake_discord import FakeDiscord, InteractionHandle, RecordedCall
-from tests.fake_discord.models import Channel, Guild, Member
+from tests.fake_discord.discordpy import running_client
+from tests.fake_discord.models import Channel, Guild, Member, Perm, Role
 from tests.fake_discord.standard import GUILD_ID, StandardGuild, add_standard_guild
 from tests.fake_provider import FakeProvider
 from tests.fake_provider.fixtures import GUILD_A_KEY, GUILD_B_KEY
@@ -32,6 +36,8 @@ SECOND_CHANNEL_ID = 1_300_000_000_000_000_101
 NO_KEY_GUILD_ID = 1_400_000_000_000_000_001
 NO_KEY_CHANNEL_ID = 1_400_000_000_000_000_101
 CAROL_ID = 1_300_000_000_000_000_301
+MOD_ROLE_ID = 1_200_000_000_000_000_203
+MOD_ID = 1_200_000_000_000_000_304
 
 CALLBACK = "POST /interactions/{interaction_id}/{interaction_token}/callback"
 FOLLOWUP = "POST /webhooks/{webhook_id}/{webhook_token}"
@@ -55,6 +61,8 @@ def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, **overrides: A
         },
         "defaults": {"model": "sora-2", "seconds": 15},
         "images": {"max_mb": 2},
+        # Fast polling: the fake provider's clock moves only when a test advances it.
+        "tracking": {"poll_min_seconds": 0.05, "poll_max_seconds": 0.2, "max_job_minutes": 60},
         "storage": {"path": str(db)},
         "guilds": {
             str(GUILD_ID): {"api_key": GUILD_A_KEY},
@@ -76,9 +84,61 @@ class World:
     second: Guild
     second_channel: Channel
     carol: Member
+    mod: Member
     no_key: Guild
     no_key_channel: Channel
     secrets: list[str] = field(default_factory=list)
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def start_bot(self, config: Config | None = None) -> StoryboardBot:
+        """Start a new bot process-equivalent on the same database (after `stop_bot`)."""
+        self.config = config or self.config
+        self.bot = StoryboardBot(self.config)
+        sessions = len(self.fd.gateway.log.sessions)
+        await self.stack.enter_async_context(
+            running_client(
+                self.bot,
+                self.fd.bot_token,
+                lambda: self.fd.gateway.wait_sessions(sessions + 1, 10),
+                ready_within=10,
+                skip_reidentify_delay=True,
+            )
+        )
+        return self.bot
+
+    async def stop_bot(self) -> None:
+        await self.stack.aclose()
+        self.stack = AsyncExitStack()
+
+    async def restart(self, config: Config | None = None) -> StoryboardBot:
+        await self.stop_bot()
+        return await self.start_bot(config)
+
+    async def wait_until(
+        self, check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 10.0
+    ) -> None:
+        """Poll `check` until it holds; fail with the recent calls if it never does."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("condition never held\n" + self.fd.describe_calls(last=15))
+            await asyncio.sleep(0.02)
+
+    async def job(self, job_id: int = 1) -> Job:
+        return await self.bot.store.job(job_id)
+
+    async def submitted_job(self, *scenes: str, user: Member | None = None, **options: Any) -> Job:
+        """Run /storyboard and submit it; return the stored job once its card is up."""
+        options = {"shots": len(scenes), "seconds": 10, **options}
+        ix = await self.open_storyboard(user, **options)
+        await self.submit(ix, list(scenes))
+        jobs = await self.jobs()
+        return jobs[-1]
 
     async def open_storyboard(
         self,
@@ -167,6 +227,10 @@ async def world(
     caplog.set_level(logging.INFO)
     fd = fake_discord
     std = add_standard_guild(fd)
+    # A moderator: Manage Messages, nothing more.
+    std.guild.roles.append(Role(MOD_ROLE_ID, "Mods", Perm.MANAGE_MESSAGES, position=3))
+    mod = Member(MOD_ID, "mod", roles=[MOD_ROLE_ID], global_name="Mod")
+    std.guild.members.append(mod)
     carol = Member(CAROL_ID, "carol", global_name="Carol")
     second_channel = Channel(SECOND_CHANNEL_ID, "studio")
     second = fd.add_guild(
@@ -177,18 +241,29 @@ async def world(
         NO_KEY_GUILD_ID, name="No Key", channels=[no_key_channel], members=[carol]
     )
     config = config_for(fake_provider, fd, tmp_path / "storyboard.sqlite3")
-    bot = StoryboardBot(config)
-    async with fd.run_client(bot, skip_reidentify_delay=True):
-        yield World(
-            fd=fd,
-            provider=fake_provider,
-            bot=bot,
-            config=config,
-            std=std,
-            second=second,
-            second_channel=second_channel,
-            carol=carol,
-            no_key=no_key,
-            no_key_channel=no_key_channel,
-            secrets=config.secrets(),
-        )
+    world = World(
+        fd=fd,
+        provider=fake_provider,
+        bot=StoryboardBot(config),
+        config=config,
+        std=std,
+        second=second,
+        second_channel=second_channel,
+        carol=carol,
+        mod=mod,
+        no_key=no_key,
+        no_key_channel=no_key_channel,
+        secrets=config.secrets(),
+    )
+    await world.start_bot()
+    try:
+        yield world
+    finally:
+        await world.stop_bot()
+    # A message missing a field, or an error we did not foresee, fails the test that caused it.
+    bad = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and r.name in ("bot.i18n", "cogs.replies", "bot.tracker")
+    ]
+    assert not bad, bad
