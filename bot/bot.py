@@ -21,6 +21,7 @@ from bot.videos_api import VideoApi
 
 log = logging.getLogger(__name__)
 
+CLOSE_DRAIN_SECONDS = 5.0
 EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard", "cogs.jobs")
 
 
@@ -130,6 +131,8 @@ class StoryboardBot(commands.Bot):
         await self._sync_scope(None)
 
     async def close(self) -> None:
+        # Whoever closes us, work a member is waiting on gets to finish first.
+        await self.drain(CLOSE_DRAIN_SECONDS)
         if self._tracker is not None:
             await self._tracker.stop()
         await super().close()
