@@ -344,6 +344,11 @@ class Store:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
 
+    async def count_jobs_by_state(self) -> dict[str, int]:
+        async with self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cur:
+            rows = await cur.fetchall()
+        return {str(state): int(count) for state, count in rows}
+
     # Meta
 
     async def get_meta(self, key: str) -> str | None:
