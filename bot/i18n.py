@@ -1,6 +1,7 @@
-"""One keyed catalogue per language, read from `bot/locales/<locale>.toml`.
+"""One keyed catalogue per language, read from `bot/locales/<locale>*.toml`.
 
-Nested TOML tables become dotted keys (`[storyboard] empty_scene = ...` is
+A language may be split over several files (`zh-CN.toml`, `zh-CN.drafts.toml`);
+a key defined twice is an error. Nested TOML tables become dotted keys (`[storyboard] empty_scene = ...` is
 `storyboard.empty_scene`). Messages use `str.format` fields. A locale we do not
 have falls back to English, key by key.
 """
@@ -35,8 +36,17 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 @cache
 def catalogue(locale: str) -> dict[str, str]:
     """All messages of one supported locale, by dotted key."""
-    with (LOCALES_DIR / f"{locale}.toml").open("rb") as fh:
-        return _flatten(tomllib.load(fh))
+    merged: dict[str, str] = {}
+    for path in sorted(LOCALES_DIR.glob(f"{locale}*.toml")):
+        if path.name != f"{locale}.toml" and not path.name.startswith(f"{locale}."):
+            continue
+        with path.open("rb") as fh:
+            part = _flatten(tomllib.load(fh))
+        clash = merged.keys() & part.keys()
+        if clash:
+            raise ValueError(f"{path.name} defines {sorted(clash)} again")
+        merged.update(part)
+    return merged
 
 
 def pick_locale(discord_locale: str | None) -> str:
