@@ -14,6 +14,7 @@ import discord
 from discord.ext import commands
 
 from bot.config import Config
+from bot.ops import OpsServer, start_ops
 from bot.store import Store
 from bot.submission import Submitter
 from bot.tracker import Tracker
@@ -22,7 +23,7 @@ from bot.videos_api import VideoApi
 log = logging.getLogger(__name__)
 
 CLOSE_DRAIN_SECONDS = 5.0
-EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard", "cogs.jobs")
+EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard", "cogs.jobs", "cogs.draft")
 
 
 class StoryboardBot(commands.Bot):
@@ -46,6 +47,8 @@ class StoryboardBot(commands.Bot):
         self._submitter: Submitter | None = None
         self._tracker: Tracker | None = None
         self._inflight: set[asyncio.Task[object]] = set()
+        # The ops endpoint (/healthz, /metrics), when [ops] listen is set.
+        self.ops: OpsServer | None = None
 
     @property
     def video_api(self) -> VideoApi:
@@ -105,6 +108,8 @@ class StoryboardBot(commands.Bot):
         await self.sync_commands()
         # After the cogs: the Discord side must be listening before the first event.
         await self._tracker.start()
+        # Ops endpoint last: it reports on everything above. None when [ops] listen is unset.
+        self.ops = await start_ops(self, self.config.file.ops)
 
     def _tree_payload(self, guild: discord.abc.Snowflake | None) -> str:
         commands_ = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
@@ -133,6 +138,9 @@ class StoryboardBot(commands.Bot):
     async def close(self) -> None:
         # Whoever closes us, work a member is waiting on gets to finish first.
         await self.drain(CLOSE_DRAIN_SECONDS)
+        if self.ops is not None:
+            await self.ops.stop()
+            self.ops = None
         if self._tracker is not None:
             await self._tracker.stop()
         await super().close()

@@ -9,11 +9,13 @@ file in one pass. `[defaults]` and `[guilds."<id>"]` resolve into one frozen
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -82,6 +84,43 @@ class StorageSection(_Section):
     path: Path = Path("storyboard.sqlite3")
 
 
+class OpsSection(_Section):
+    """`[ops]`: the health and metrics endpoint (off unless `listen` is set), log format."""
+
+    listen: str | None = None
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, port = cls.split_listen(value)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @staticmethod
+    def split_listen(value: str) -> tuple[str, int]:
+        """`host:port` (`[v6]:port` for IPv6) as (host, port); ValueError says what is wrong."""
+        head, sep, tail = value.strip().rpartition(":")
+        if not sep or not head:
+            raise ValueError('must be host:port, like "127.0.0.1:9100"')
+        if not (tail.isascii() and tail.isdigit()) or not 1 <= int(tail) <= 65535:
+            raise ValueError(f"port {tail!r} is not a number from 1 to 65535")
+        if head.startswith("[") and head.endswith("]"):
+            host = head[1:-1]
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                raise ValueError(f"{host!r} is not an IPv6 address") from None
+        elif ":" in head:
+            raise ValueError('put an IPv6 address in brackets, like "[::1]:9100"')
+        elif re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", head):
+            host = head
+        else:
+            raise ValueError(f"{head!r} is not an IP address or host name")
+        return host, int(tail)
+
+
 class GuildSection(_Section):
     api_key: SecretStr | None = None
     api_key_env: str | None = None
@@ -94,6 +133,10 @@ class GuildSection(_Section):
     orientation: Orientation | None = None
     watermark: bool | None = None
     private: bool | None = None
+    # Drafts: roles that may edit anyone's shots / submit and discard; archive after N idle days.
+    draft_editor_roles: list[Snowflake] = Field(default_factory=list)
+    draft_submit_roles: list[Snowflake] = Field(default_factory=list)
+    draft_ttl_days: float = Field(default=30.0, gt=0)
 
     @field_validator("base_url")
     @classmethod
@@ -110,6 +153,7 @@ class ConfigFile(_Section):
     images: ImagesSection = Field(default_factory=ImagesSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     storage: StorageSection = Field(default_factory=StorageSection)
+    ops: OpsSection = Field(default_factory=OpsSection)
     guilds: dict[Snowflake, GuildSection] = Field(default_factory=dict)
 
 
@@ -128,6 +172,9 @@ class GuildSettings(BaseModel):
     timeout_seconds: float
     max_requests_per_second: float
     image_max_bytes: int
+    draft_editor_roles: frozenset[int] = frozenset()
+    draft_submit_roles: frozenset[int] = frozenset()
+    draft_ttl_days: float = 30.0
 
     @property
     def can_submit(self) -> bool:
@@ -202,6 +249,9 @@ def _resolve(
         timeout_seconds=file.provider.timeout_seconds,
         max_requests_per_second=file.provider.max_requests_per_second,
         image_max_bytes=int(file.images.max_mb * 1024 * 1024),
+        draft_editor_roles=frozenset(g.draft_editor_roles),
+        draft_submit_roles=frozenset(g.draft_submit_roles),
+        draft_ttl_days=g.draft_ttl_days,
     )
 
 

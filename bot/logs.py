@@ -1,10 +1,19 @@
-"""Logging set up once, by the CLI, with every configured secret masked."""
+"""Logging set up once, by the CLI, with every configured secret masked.
+
+Text for a terminal, or (`[ops] log_format = "json"`) one JSON object per line
+for a log collector. Either way the mask runs first, so no key reaches a line.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
 from collections.abc import Iterable
+from typing import Literal, TextIO
+
+LogFormat = Literal["text", "json"]
 
 
 class SecretMaskingFilter(logging.Filter):
@@ -37,10 +46,40 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretMaskingFilter:
-    """Root handler to stderr; quiet discord.py's HTTP chatter; mask secrets."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message[, exc]."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def setup_logging(
+    level: str = "INFO",
+    secrets: Iterable[str] = (),
+    fmt: LogFormat = "text",
+    *,
+    stream: TextIO | None = None,
+) -> SecretMaskingFilter:
+    """Root handler to stderr (or `stream`); quiet discord.py's HTTP chatter; mask secrets."""
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     mask = SecretMaskingFilter(secrets)
     handler.addFilter(mask)
     root = logging.getLogger()

@@ -40,7 +40,7 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
 
 
 def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO") -> int:
-    setup_logging(log_level, config.secrets())
+    setup_logging(log_level, config.secrets(), config.file.ops.log_format)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, force_sync=force_sync))
     return 0

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
+from bot.draft_store import DraftStore
 from bot.storyboard import ValidStoryboard
 from bot.videos_api.models import ReferenceImage, VideoJob
 
@@ -109,6 +110,7 @@ class Store:
         # One connection serves every task: a write (and its commit or rollback)
         # must not interleave with another task's.
         self._write = asyncio.Lock()
+        self.drafts = DraftStore(db, self._write)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

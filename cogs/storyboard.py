@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Literal
 
@@ -14,9 +13,10 @@ from bot.bot import StoryboardBot
 from bot.config import GuildSettings
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
-from bot.images import check_image
 from bot.storyboard import Storyboard, StoryboardSettings, check_settings, shots_from_fields
 from bot.submission import SubmitOrder
+from bot.videos_api import ReferenceImage
+from cogs.attachments import fetch_reference_image
 from cogs.job_posting import post_job_card
 from cogs.replies import describe_error, reply
 
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 MAX_MODAL_SHOTS = 4
 # The first field may hold a whole pasted storyboard.
 FIELD_MAX_CHARS = 4000
-IMAGE_DOWNLOAD_TIMEOUT = 30.0
 
 
 class QuickStoryboardModal(ui.Modal):
@@ -40,8 +39,11 @@ class QuickStoryboardModal(ui.Modal):
         settings: StoryboardSettings,
         shots: int,
         image: discord.Attachment | None,
+        ready_image: ReferenceImage | None = None,
     ) -> None:
         super().__init__(title=t("modal.title", locale), custom_id=f"sb:quick:{nonce}", timeout=900)
+        # An image already fetched and checked (from "Use as reference image").
+        self.ready_image = ready_image
         self.cog = cog
         self.nonce = nonce
         self.locale = locale
@@ -65,7 +67,7 @@ class QuickStoryboardModal(ui.Modal):
                 )
             )
         self.upload: ui.FileUpload[QuickStoryboardModal] | None = None
-        if image is None:
+        if image is None and ready_image is None:
             self.upload = ui.FileUpload(custom_id="image", required=False, max_values=1)
             self.add_item(
                 ui.Label(
@@ -192,21 +194,6 @@ class StoryboardCog(commands.Cog):
 
     # The modal's submit
 
-    async def _fetch_image(self, attachment: discord.Attachment, guild: GuildSettings) -> object:
-        if attachment.size > guild.image_max_bytes:
-            raise StoryboardError(
-                "image.too_large",
-                size_mb=round(attachment.size / 1048576, 1),
-                max_mb=round(guild.image_max_bytes / 1048576, 1),
-            )
-        try:
-            data = await asyncio.wait_for(attachment.read(), IMAGE_DOWNLOAD_TIMEOUT)
-        except (discord.HTTPException, TimeoutError):
-            raise StoryboardError("submit.image_download_failed") from None
-        return await asyncio.to_thread(
-            check_image, data, attachment.filename, max_bytes=guild.image_max_bytes
-        )
-
     async def submit_quick(
         self, interaction: discord.Interaction, modal: QuickStoryboardModal
     ) -> None:
@@ -217,7 +204,11 @@ class StoryboardCog(commands.Cog):
             guild = self._guild_settings(interaction)
             shots = shots_from_fields(modal.texts(), author_id=interaction.user.id)
             attachment = modal.attachment()
-            image = await self._fetch_image(attachment, guild) if attachment else None
+            image = (
+                await fetch_reference_image(attachment, guild.image_max_bytes)
+                if attachment
+                else modal.ready_image
+            )
             order = SubmitOrder(
                 request_key=f"quick:{modal.nonce}",
                 guild_id=interaction.guild_id,

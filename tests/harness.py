@@ -190,6 +190,29 @@ class World:
         )
         return replies_to(sub)
 
+    def member_message(
+        self,
+        channel: Channel,
+        user: Member,
+        content: str,
+        attachments: Sequence[dict[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """A message a member posted (the bot never sees it without an interaction)."""
+        world = self.fd.world
+        message_id = world.ids.next()
+        message = world.new_message(
+            channel_id=channel.id,
+            guild_id=self.std.guild.id,
+            body={"content": content},
+            files=[],
+            message_id=message_id,
+        )
+        message["author"] = user.user_payload()
+        message["attachments"] = [
+            {k: v for k, v in a.items() if k != "ephemeral"} for a in attachments
+        ]
+        return message
+
     async def jobs(self) -> list[Job]:
         return await self.bot.store.jobs()
 

@@ -23,6 +23,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from pydantic import SecretStr, ValidationError
 
+from bot import metrics
 from bot.config import GuildSettings
 from bot.errors import StoryboardError
 from bot.profiles import ProviderProfile
@@ -176,6 +177,7 @@ class VideoClient:
         parse: Callable[[_Answer], T],
         data: Callable[[], Any] | None = None,
         params: dict[str, str] | None = None,
+        route: str = "other",
     ) -> T:
         """One logical request, retried as the policy and idempotency allow.
 
@@ -187,6 +189,7 @@ class VideoClient:
             await self._pacer.wait()
             error: VideoApiError
             retry_after: float | None = None
+            seen = metrics.provider_attempt(method, route)  # metrics: one per HTTP attempt
             try:
                 async with self._session.request(
                     method,
@@ -206,19 +209,21 @@ class VideoClient:
                 error, retryable = ProviderDown(None, type(exc).__name__), True
             except TimeoutError:
                 if not idempotent:
-                    raise SubmissionUnknown("timed out waiting for the answer") from None
+                    raise seen.failed(
+                        SubmissionUnknown("timed out waiting for the answer")
+                    ) from None
                 error, retryable = ProviderTimeout(self._timeout), True
             except aiohttp.ClientError as exc:
                 if not idempotent:
-                    raise SubmissionUnknown(type(exc).__name__) from None
+                    raise seen.failed(SubmissionUnknown(type(exc).__name__)) from None
                 error, retryable = ProviderDown(None, type(exc).__name__), True
             else:
                 if 200 <= answer.status < 300:
                     try:
-                        return parse(answer)
+                        return seen.ok(parse(answer))
                     except (ValueError, ValidationError, AttributeError, TypeError):
                         if not idempotent:
-                            raise SubmissionUnknown("unreadable answer") from None
+                            raise seen.failed(SubmissionUnknown("unreadable answer")) from None
                         error, retryable = ProviderDown(answer.status, "unreadable answer"), True
                 else:
                     error = error_for(answer.status, answer.headers, answer.body)
@@ -227,6 +232,7 @@ class VideoClient:
                     retryable = answer.status in RETRYABLE_STATUSES and (
                         idempotent or answer.status == 429
                     )
+            seen.failed(error)
             if not retryable or attempt >= self._retry.attempts:
                 raise error
             delay = retry_after if retry_after is not None else self._retry.backoff(attempt)
@@ -272,7 +278,9 @@ class VideoClient:
             return data
 
         url = self._url(self.profile.create_path)
-        job = await self._send("POST", url, idempotent=False, parse=self._job, data=form)
+        job = await self._send(
+            "POST", url, idempotent=False, parse=self._job, data=form, route="create"
+        )
         log.info(
             "created task_id=%s model=%s seconds=%s status=%s",
             job.id,
@@ -294,11 +302,11 @@ class VideoClient:
             return self._job(answer), after
 
         url = self._url(self.profile.retrieve_path, video_id)
-        return await self._send("GET", url, idempotent=True, parse=parse)
+        return await self._send("GET", url, idempotent=True, parse=parse, route="retrieve")
 
     async def retrieve(self, video_id: str) -> VideoJob:
         url = self._url(self.profile.retrieve_path, video_id)
-        return await self._send("GET", url, idempotent=True, parse=self._job)
+        return await self._send("GET", url, idempotent=True, parse=self._job, route="retrieve")
 
     async def list_videos(self, *, limit: int = 20, after: str | None = None) -> list[VideoJob]:
         if self.profile.list_path is None:
@@ -307,13 +315,15 @@ class VideoClient:
         if after is not None:
             params["after"] = after
         url = self._url(self.profile.list_path)
-        return await self._send("GET", url, idempotent=True, parse=self._jobs, params=params)
+        return await self._send(
+            "GET", url, idempotent=True, parse=self._jobs, params=params, route="list"
+        )
 
     async def delete(self, video_id: str) -> None:
         if self.profile.delete_path is None:
             raise NotSupported("delete", self.profile.name)
         url = self._url(self.profile.delete_path, video_id)
-        await self._send("DELETE", url, idempotent=True, parse=lambda answer: None)
+        await self._send("DELETE", url, idempotent=True, parse=lambda answer: None, route="delete")
         log.info("deleted task_id=%s", video_id)
 
     async def remix(self, video_id: str, prompt: str) -> VideoJob:
@@ -326,7 +336,9 @@ class VideoClient:
             return data
 
         url = self._url(self.profile.remix_path, video_id)
-        job = await self._send("POST", url, idempotent=False, parse=self._job, data=form)
+        job = await self._send(
+            "POST", url, idempotent=False, parse=self._job, data=form, route="remix"
+        )
         log.info("remix task_id=%s from task_id=%s", job.id, video_id)
         return job
 
@@ -335,7 +347,12 @@ class VideoClient:
         path = self.profile.list_path or self.profile.retrieve_path.format(id="ping")
         try:
             await self._send(
-                "GET", self._url(path), idempotent=True, parse=lambda a: None, params={"limit": "1"}
+                "GET",
+                self._url(path),
+                idempotent=True,
+                parse=lambda a: None,
+                params={"limit": "1"},
+                route="ping",
             )
         except (NotFound, Rejected):
             return
@@ -350,9 +367,11 @@ class VideoClient:
         while True:
             attempt += 1
             await self._pacer.wait()
+            seen = metrics.provider_attempt("GET", "content")  # metrics: one per HTTP attempt
             try:
-                return await self._download_once(url, params, dest, max_bytes)
+                return seen.ok(await self._download_once(url, params, dest, max_bytes))
             except (ProviderDown, ProviderTimeout, RateLimited) as error:
+                seen.failed(error)
                 if attempt >= self._retry.attempts:
                     raise
                 wait = error.retry_after if isinstance(error, RateLimited) else None
@@ -367,6 +386,9 @@ class VideoClient:
                     delay,
                 )
                 await asyncio.sleep(delay)
+            except VideoApiError as error:
+                seen.failed(error)
+                raise
 
     async def _download_once(
         self, url: str, params: dict[str, str] | None, dest: Path, max_bytes: int

@@ -1,0 +1,206 @@
+"""The draft panel: one message, edited in place, with buttons that outlive restarts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Self
+
+import discord
+from discord import ui
+
+from bot.drafts import Draft
+from bot.i18n import t
+from cogs.job_card import escape
+
+SCENE_PREVIEW = 300
+
+# Every panel action is `sbd:<action>:<draft_id>`; the shot pickers add `:pick`.
+PANEL_ACTIONS = (
+    "add",
+    "edit",
+    "remove",
+    "up",
+    "down",
+    "settings",
+    "image",
+    "preview",
+    "submit",
+    "discard",
+    "duplicate",
+)
+ROW_OF = {
+    "add": 0,
+    "edit": 0,
+    "remove": 0,
+    "up": 0,
+    "down": 0,
+    "settings": 1,
+    "image": 1,
+    "preview": 1,
+    "submit": 1,
+    "discard": 1,
+    "duplicate": 0,
+}
+STYLE_OF = {
+    "add": discord.ButtonStyle.primary,
+    "submit": discord.ButtonStyle.success,
+    "discard": discord.ButtonStyle.danger,
+    "duplicate": discord.ButtonStyle.primary,
+}
+
+
+class PanelId:
+    """Builds `sbd:<action>:<draft_id>` and the template that reads it back."""
+
+    prefix = "sbd:"
+    template = r"sbd:(?P<action>[a-z]+):(?P<draft_id>[0-9]{1,20})"
+
+    @staticmethod
+    def build(action: str, draft_id: int) -> str:
+        return f"sbd:{action}:{draft_id}"
+
+
+class PickId:
+    """`sbdp:<action>:<draft_id>`: the select that picks which shot an action is for."""
+
+    template = r"sbdp:(?P<action>edit|remove|up|down):(?P<draft_id>[0-9]{1,20})"
+
+    @staticmethod
+    def build(action: str, draft_id: int) -> str:
+        return f"sbdp:{action}:{draft_id}"
+
+
+class PanelButton(ui.DynamicItem[ui.Button[ui.View]], template=PanelId.template):
+    def __init__(self, action: str, draft_id: int, *, label: str = "") -> None:
+        super().__init__(
+            ui.Button(
+                label=label or action,
+                style=STYLE_OF.get(action, discord.ButtonStyle.secondary),
+                custom_id=PanelId.build(action, draft_id),
+                row=ROW_OF.get(action, 1),
+            )
+        )
+        self.action, self.draft_id = action, draft_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(match["action"], int(match["draft_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        # Imported here: the cog imports this module to build panels.
+        from cogs.draft.actions import on_panel_button
+
+        await on_panel_button(interaction, self.action, self.draft_id)
+
+
+class ShotPicker(ui.DynamicItem[ui.Select[ui.View]], template=PickId.template):
+    """Options are `<shot id>:<version seen>`, so a stale pick is caught."""
+
+    def __init__(
+        self, action: str, draft_id: int, options: list[discord.SelectOption] | None = None
+    ) -> None:
+        super().__init__(
+            ui.Select(
+                custom_id=PickId.build(action, draft_id),
+                options=options or [discord.SelectOption(label="-")],
+            )
+        )
+        self.action, self.draft_id = action, draft_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(match["action"], int(match["draft_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        from cogs.draft.actions import on_shot_picked
+
+        shot_id, version = (int(x) for x in self.item.values[0].split(":"))
+        await on_shot_picked(interaction, self.action, self.draft_id, shot_id, version)
+
+
+DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (PanelButton, ShotPicker)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_panel(draft: Draft, locale: str | None = None) -> discord.Embed:
+    loc = locale or draft.locale
+    s = draft.settings
+    planned = draft.planned_durations()
+    lines = []
+    for number, (shot, seconds) in enumerate(zip(draft.shots, planned, strict=True), start=1):
+        length = (
+            f"{shot.duration} s"
+            if shot.duration is not None
+            else t("draft.auto_seconds", loc, seconds=seconds or "?")
+        )
+        lines.append(
+            t(
+                "draft.shot_line",
+                loc,
+                number=number,
+                length=length,
+                scene=escape(_clip(shot.scene, SCENE_PREVIEW)),
+                author=f"<@{shot.author_id}>",
+            )
+        )
+    description = "\n".join(lines) or t("draft.no_shots_yet", loc)
+    colour = discord.Colour.blurple() if draft.is_open else discord.Colour.dark_grey()
+    embed = discord.Embed(
+        title=_clip(t("draft.panel_title", loc, title=draft.title), 256),
+        description=_clip(description, 4000),
+        colour=colour,
+    )
+    embed.add_field(
+        name=t("draft.settings", loc),
+        value=t(
+            "draft.settings_value",
+            loc,
+            model=escape(s.model),
+            seconds=s.seconds,
+            orientation=t(f"card.{s.orientation}", loc),
+            watermark=t("draft.yes" if s.watermark else "draft.no", loc),
+            private=t("draft.yes" if s.private else "draft.no", loc),
+        ),
+        inline=False,
+    )
+    given = sum(d for d in (sh.duration for sh in draft.shots) if d is not None)
+    problem = draft.timing_problem()
+    total = t("draft.total", loc, given=given, seconds=s.seconds)
+    if problem is not None:
+        total += "\n" + t("draft.total_problem", loc, reason=t(problem.key, loc, **problem.fields))
+    embed.add_field(name=t("draft.total_label", loc), value=_clip(total, 1024), inline=False)
+    embed.add_field(
+        name=t("card.image", loc),
+        value=escape(draft.image_filename) if draft.image_filename else t("card.none", loc),
+    )
+    embed.add_field(name=t("draft.owner", loc), value=f"<@{draft.owner_id}>")
+    embed.add_field(name=t("draft.state_label", loc), value=t(f"draft.state_{draft.state}", loc))
+    embed.set_footer(text=t("draft.footer", loc, draft=draft.id, version=draft.version))
+    return embed
+
+
+def panel_view(draft: Draft, locale: str | None = None) -> ui.View:
+    loc = locale or draft.locale
+    view = ui.View(timeout=None)
+    actions = PANEL_ACTIONS[:-1] if draft.is_open else ("duplicate",)
+    for action in actions:
+        view.add_item(PanelButton(action, draft.id, label=t(f"draft.button_{action}", loc)))
+    return view
+
+
+def shot_options(draft: Draft, locale: str) -> list[discord.SelectOption]:
+    return [
+        discord.SelectOption(
+            label=_clip(t("draft.pick_label", locale, number=n), 100),
+            description=_clip(shot.scene, 100),
+            value=f"{shot.id}:{shot.version}",
+        )
+        for n, shot in enumerate(draft.shots, start=1)
+    ]
