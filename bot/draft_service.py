@@ -94,7 +94,9 @@ class DraftService:
         archived = []
         for draft in await self._store.drafts.untouched_since(now):
             ttl = config.guild(draft.guild_id).draft_ttl_days * 86400
-            if draft.updated_at < now - ttl and await self._store.drafts.close(draft.id, "archived"):
+            if draft.updated_at < now - ttl and await self._store.drafts.close(
+                draft.id, "archived"
+            ):
                 archived.append(await self._store.drafts.get(draft.id))
                 log.info("draft=%s archived after %.0f idle days", draft.id, ttl / 86400)
         return archived
