@@ -18,12 +18,13 @@ from bot.ops import OpsServer, start_ops
 from bot.store import Store
 from bot.submission import Submitter
 from bot.tracker import Tracker
+from bot.tree import StoryboardTree
 from bot.videos_api import VideoApi
 
 log = logging.getLogger(__name__)
 
 CLOSE_DRAIN_SECONDS = 5.0
-EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard", "cogs.jobs", "cogs.draft")
+EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard", "cogs.jobs", "cogs.draft", "cogs.admin")
 
 
 class StoryboardBot(commands.Bot):
@@ -38,8 +39,11 @@ class StoryboardBot(commands.Bot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            tree_cls=StoryboardTree,
         )
         self.config = config
+        if isinstance(self.tree, StoryboardTree):
+            self.tree.config_source = self.current_config
         self.force_sync = force_sync
         self._session: aiohttp.ClientSession | None = None
         self._video_api: VideoApi | None = None

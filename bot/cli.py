@@ -11,7 +11,14 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.config import Config, ConfigError, GuildSettings, load_config, mask_secret
+from bot.config import (
+    Config,
+    ConfigError,
+    GuildSettings,
+    config_file_warnings,
+    load_config,
+    mask_secret,
+)
 from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.images import check_image
@@ -103,6 +110,8 @@ def _check_config(args: argparse.Namespace) -> int:
         return 1
     for line in _summary(config):
         print(line)
+    for warning in config_file_warnings(args.path):
+        print(f"warning: {warning}", file=sys.stderr)
     if args.ping:
         failures = asyncio.run(_ping_all(config))
         for line in failures:

@@ -54,6 +54,9 @@ class ProviderSection(_Section):
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     max_requests_per_second: float = Field(default=2.0, gt=0, le=100)
     models: list[str] = Field(default_factory=lambda: ["sora-2", "sora-2-pro"], min_length=1)
+    # A key for direct messages only (no guild); without one, DMs are refused.
+    dm_api_key: SecretStr | None = None
+    dm_api_key_env: str | None = None
 
     _base_url = field_validator("base_url")(_clean_base_url)
 
@@ -137,6 +140,14 @@ class GuildSection(_Section):
     draft_editor_roles: list[Snowflake] = Field(default_factory=list)
     draft_submit_roles: list[Snowflake] = Field(default_factory=list)
     draft_ttl_days: float = Field(default=30.0, gt=0)
+    # Who may use the bot where (empty: everyone, everywhere).
+    allowed_role_ids: list[Snowflake] = Field(default_factory=list)
+    allowed_channel_ids: list[Snowflake] = Field(default_factory=list)
+    # Spend control; unset means no limit. Days start at `quota_reset_hour_utc`.
+    daily_jobs_per_user: int | None = Field(default=None, ge=1)
+    daily_seconds_per_guild: int | None = Field(default=None, ge=1)
+    cooldown_seconds: float = Field(default=0.0, ge=0)
+    quota_reset_hour_utc: int = Field(default=0, ge=0, le=23)
 
     @field_validator("base_url")
     @classmethod
@@ -175,6 +186,12 @@ class GuildSettings(BaseModel):
     draft_editor_roles: frozenset[int] = frozenset()
     draft_submit_roles: frozenset[int] = frozenset()
     draft_ttl_days: float = 30.0
+    allowed_role_ids: frozenset[int] = frozenset()
+    allowed_channel_ids: frozenset[int] = frozenset()
+    daily_jobs_per_user: int | None = None
+    daily_seconds_per_guild: int | None = None
+    cooldown_seconds: float = 0.0
+    quota_reset_hour_utc: int = 0
 
     @property
     def can_submit(self) -> bool:
@@ -196,14 +213,24 @@ class Config(BaseModel):
     file: ConfigFile
     guilds: dict[int, GuildSettings]
 
+    dm_key: SecretStr | None = None
+
     def guild(self, guild_id: int) -> GuildSettings:
         """The settings for `guild_id`; a guild not in the file has no key."""
         found = self.guilds.get(guild_id)
         return found if found is not None else _resolve(self.file, guild_id, None, None)
 
+    def settings_for(self, guild_id: int | None) -> GuildSettings:
+        """A guild's settings, or for a direct message (no guild) the DM key's."""
+        if guild_id is None:
+            return _resolve(self.file, None, None, self.dm_key)
+        return self.guild(guild_id)
+
     def secrets(self) -> list[str]:
         """Every secret this config holds, for log masking and leak checks."""
         values = [g.api_key.get_secret_value() for g in self.guilds.values() if g.api_key]
+        if self.dm_key is not None:
+            values.append(self.dm_key.get_secret_value())
         if self.discord_token is not None:
             values.append(self.discord_token.get_secret_value())
         return [v for v in values if v]
@@ -252,32 +279,47 @@ def _resolve(
         draft_editor_roles=frozenset(g.draft_editor_roles),
         draft_submit_roles=frozenset(g.draft_submit_roles),
         draft_ttl_days=g.draft_ttl_days,
+        allowed_role_ids=frozenset(g.allowed_role_ids),
+        allowed_channel_ids=frozenset(g.allowed_channel_ids),
+        daily_jobs_per_user=g.daily_jobs_per_user,
+        daily_seconds_per_guild=g.daily_seconds_per_guild,
+        cooldown_seconds=g.cooldown_seconds,
+        quota_reset_hour_utc=g.quota_reset_hour_utc,
     )
 
 
 def _guild_key(
     gid: int, section: GuildSection, env: Mapping[str, str], issues: list[ConfigIssue]
 ) -> SecretStr | None:
-    if section.api_key is not None and section.api_key_env is not None:
-        issues.append(
-            ConfigIssue(field=f"guilds.{gid}", message="set api_key or api_key_env, not both")
-        )
+    return _key_from(f"guilds.{gid}.api_key", section.api_key, section.api_key_env, env, issues)
+
+
+def _key_from(
+    field: str,
+    key: SecretStr | None,
+    env_name: str | None,
+    env: Mapping[str, str],
+    issues: list[ConfigIssue],
+) -> SecretStr | None:
+    """A key given in the file or named by an environment variable (not both)."""
+    where, name = field.rsplit(".", 1)
+    if key is not None and env_name is not None:
+        issues.append(ConfigIssue(field=where, message=f"set {name} or {name}_env, not both"))
         return None
-    if section.api_key_env is not None:
-        value = env.get(section.api_key_env, "").strip()
+    if env_name is not None:
+        value = env.get(env_name, "").strip()
         if not value:
             issues.append(
                 ConfigIssue(
-                    field=f"guilds.{gid}.api_key_env",
-                    message=f"environment variable {section.api_key_env} is not set",
+                    field=f"{field}_env", message=f"environment variable {env_name} is not set"
                 )
             )
             return None
         return SecretStr(value)
-    if section.api_key is not None and not section.api_key.get_secret_value().strip():
-        issues.append(ConfigIssue(field=f"guilds.{gid}.api_key", message="is empty"))
+    if key is not None and not key.get_secret_value().strip():
+        issues.append(ConfigIssue(field=field, message="is empty"))
         return None
-    return section.api_key
+    return key
 
 
 def _check_guild(where: str, settings: GuildSettings, issues: list[ConfigIssue]) -> None:
@@ -351,6 +393,9 @@ def parse_config(
 
     defaults = _resolve(file, None, None, None)
     _check_guild("defaults", defaults, issues)
+    dm_key = _key_from(
+        "provider.dm_api_key", file.provider.dm_api_key, file.provider.dm_api_key_env, env, issues
+    )
     guilds: dict[int, GuildSettings] = {}
     for gid, section in file.guilds.items():
         key = _guild_key(gid, section, env, issues)
@@ -377,6 +422,7 @@ def parse_config(
         storage_path=storage,
         file=file,
         guilds=guilds,
+        dm_key=dm_key,
     )
 
 
@@ -392,6 +438,20 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             path, [ConfigIssue(field="(file)", message=f"not valid TOML: {exc}")]
         ) from None
     return parse_config(data, path, env)
+
+
+def config_file_warnings(path: Path) -> list[str]:
+    """Problems with the file itself that don't stop the bot but should be fixed."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    if mode & 0o077:
+        return [
+            f"{path}: readable by other users (mode {mode & 0o777:o}); it holds API keys: "
+            f"chmod 600 {path}"
+        ]
+    return []
 
 
 def mask_secret(secret: SecretStr | str | None) -> str:

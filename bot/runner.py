@@ -8,7 +8,7 @@ import logging
 import signal
 
 from bot.bot import StoryboardBot
-from bot.config import Config
+from bot.config import Config, config_file_warnings
 from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
 
 def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO") -> int:
     setup_logging(log_level, config.secrets(), config.file.ops.log_format)
+    for warning in config_file_warnings(config.path):
+        log.warning("%s", warning)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, force_sync=force_sync))
     return 0

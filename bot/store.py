@@ -20,6 +20,7 @@ from typing import Any, Literal
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
+from bot.access import QuotaRule, Usage, check_quota
 from bot.draft_store import DraftStore
 from bot.storyboard import ValidStoryboard
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -76,6 +77,7 @@ class Job(BaseModel):
     card_message_id: int | None
     thread_id: int | None
     card_shown: str | None
+    seconds: int = 0
     created_at: float
     updated_at: float
     submitted_at: float | None
@@ -146,19 +148,59 @@ class Store:
 
     # Jobs
 
-    async def create_job(self, new: NewJob) -> Job:
-        """Store a job in state `pending`; raises `DuplicateRequest` for a known request key."""
+    async def create_job(self, new: NewJob, quota: QuotaRule | None = None) -> Job:
+        """Store a job in state `pending`; raises `DuplicateRequest` for a known request key.
+
+        With `quota`, the count and the insert happen under one lock, so two
+        submissions at the same moment can't both slip under a limit.
+        """
         now = time.time()
         async with self._write:
+            if quota is not None and quota.limits_anything:
+                usage = await self.usage_now(new.guild_id, new.user_id, quota.day_start(now))
+                check_quota(quota, usage, seconds=new.storyboard.settings.seconds, now=now)
             job_id = await self._insert_job(new, now)
         return await self.job(job_id)
+
+    async def usage_now(self, guild_id: int | None, user_id: int, since: float) -> Usage:
+        """Jobs that count (not refused by the provider) since `since`."""
+        counted = "state != 'submit_failed'"
+        async with self._db.execute(
+            f"""SELECT
+                  (SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND user_id = ? AND created_at >= ? AND {counted}),
+                  (SELECT COALESCE(SUM(seconds), 0) FROM jobs WHERE guild_id IS ? AND created_at >= ? AND {counted}),
+                  (SELECT MAX(created_at) FROM jobs WHERE guild_id IS ? AND user_id = ? AND {counted})""",
+            (guild_id, user_id, since, guild_id, since, guild_id, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return Usage(user_jobs_today=row[0], guild_seconds_today=row[1], user_last_job_at=row[2])
+
+    async def usage_by_member(self, guild_id: int, since: float) -> list[tuple[int, int, int]]:
+        """(user id, jobs, video seconds) since `since`, busiest first; refused jobs excluded."""
+        async with self._db.execute(
+            """SELECT user_id, COUNT(*), COALESCE(SUM(seconds), 0) FROM jobs
+               WHERE guild_id = ? AND created_at >= ? AND state != 'submit_failed'
+               GROUP BY user_id ORDER BY 3 DESC, 2 DESC""",
+            (guild_id, since),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    async def open_jobs_of(self, guild_id: int) -> list[Job]:
+        async with self._db.execute(
+            "SELECT * FROM jobs WHERE guild_id = ? AND state IN ('pending', 'active', 'uncertain') ORDER BY id",
+            (guild_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job_from_row(r) for r in rows]
 
     async def _insert_job(self, new: NewJob, now: float) -> int:
         try:
             async with self._db.execute(
                 """INSERT INTO jobs (request_key, guild_id, channel_id, user_id, locale, storyboard,
-                       image_name, filesize_limit, state, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
+                       image_name, filesize_limit, state, created_at, updated_at, seconds)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)""",
                 (
                     new.request_key,
                     new.guild_id,
@@ -170,6 +212,7 @@ class Store:
                     new.filesize_limit,
                     now,
                     now,
+                    new.storyboard.settings.seconds,
                 ),
             ) as cur:
                 job_id = cur.lastrowid

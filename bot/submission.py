@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.access import QuotaRule
 from bot.config import Config, GuildSettings
 from bot.errors import StoryboardError
 from bot.store import DuplicateRequest, Job, NewJob, Store
@@ -47,9 +48,7 @@ class Submitter:
         self._config = config
 
     def settings_for(self, guild_id: int | None) -> GuildSettings:
-        if guild_id is None:
-            raise StoryboardError("guild.dm_not_supported")
-        return self._config().guild(guild_id)
+        return self._config().settings_for(guild_id)
 
     def validate(self, order: SubmitOrder) -> tuple[GuildSettings, ValidStoryboard]:
         settings = self.settings_for(order.guild_id)
@@ -87,7 +86,8 @@ class Submitter:
                     storyboard=valid,
                     image=order.image,
                     filesize_limit=order.filesize_limit,
-                )
+                ),
+                quota=QuotaRule.of(settings),
             )
         except DuplicateRequest as dup:
             raise StoryboardError("storyboard.already_submitted", job=dup.job_id) from None

@@ -216,7 +216,7 @@ class Tracker:
             await self._finish(await self._store.mark_expired(job.id, policy.max_job_seconds / 60))
             return
         assert job.task_id is not None
-        client = self._api.client_for(self._config().guild(job.guild_id or 0))
+        client = self._api.client_for(self._config().settings_for(job.guild_id))
         try:
             video, hint = await client.poll(job.task_id)
         except NotFound:
@@ -270,7 +270,7 @@ class Tracker:
 
     async def _resolve(self, job: Job) -> None:
         """A create whose outcome we never heard: find the job at the provider, or ask the member."""
-        settings = self._config().guild(job.guild_id or 0)
+        settings = self._config().settings_for(job.guild_id)
         profile = settings.profile
         if profile.list_path is None or not profile.allows("metadata"):
             await self._give_up_resolving(job)
@@ -307,5 +307,5 @@ class Tracker:
     async def download(self, job: Job, dest: Path, max_bytes: int) -> int:
         """Stream the finished video to `dest` with the job's guild key."""
         assert job.task_id is not None
-        client = self._api.client_for(self._config().guild(job.guild_id or 0))
+        client = self._api.client_for(self._config().settings_for(job.guild_id))
         return await client.download_content(job.task_id, dest, max_bytes=max_bytes)

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.bot import StoryboardBot
 from bot.i18n import pick_locale
+from bot.tree import Refused
 from cogs.replies import describe_error, reply
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,11 @@ class ErrorsCog(commands.Cog):
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        original: BaseException = error
+        if isinstance(error, app_commands.CommandInvokeError):
+            original = error.original
+        elif isinstance(error, Refused):
+            original = error.reason
         locale = pick_locale(str(interaction.locale))
         text = describe_error(
             original,

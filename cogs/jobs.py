@@ -17,6 +17,7 @@ from bot.store import Job
 from bot.storyboard import Storyboard, parse_prompt
 from bot.submission import SubmitOrder
 from bot.tracker import video_link
+from bot.tree import ensure_allowed
 from bot.videos_api import ContentTooLarge, VideoApiError
 from cogs.job_buttons import DYNAMIC_ITEMS, card_view
 from cogs.job_card import build_card, status_text
@@ -60,6 +61,7 @@ async def _own_job(interaction: discord.Interaction, job_id: int, locale: str) -
 async def handle_button(interaction: discord.Interaction, action: str, job_id: int) -> None:
     locale = pick_locale(str(interaction.locale))
     try:
+        ensure_allowed(_bot(interaction).config, interaction)
         job = await _own_job(interaction, job_id, locale)
         if job is None:
             return
@@ -173,6 +175,7 @@ class RemixModal(ui.Modal):
         )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        ensure_allowed(_bot(interaction).config, interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         shots = parse_prompt(self.text.value, author_id=interaction.user.id)
         board = Storyboard(shots=tuple(shots), settings=self.job.storyboard.settings)

@@ -15,6 +15,7 @@ from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.storyboard import Storyboard, StoryboardSettings, check_settings, shots_from_fields
 from bot.submission import SubmitOrder
+from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
 from cogs.job_posting import post_job_card
@@ -89,6 +90,7 @@ class QuickStoryboardModal(ui.Modal):
         return self.option_image
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        ensure_allowed(self.cog.bot.config, interaction)
         with self.cog.bot.busy():
             await self.cog.submit_quick(interaction, self)
 

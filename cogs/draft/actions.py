@@ -22,6 +22,7 @@ from bot.drafts import (
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.storyboard import check_settings, validate_storyboard
+from bot.tree import ensure_allowed
 from bot.videos_api import CreateVideoRequest
 from cogs.attachments import fetch_reference_image
 from cogs.draft.modals import ImageModal, SettingsModal, ShotModal
@@ -109,6 +110,7 @@ class DraftActions:
     async def button(self, interaction: discord.Interaction, action: str, draft_id: int) -> None:
         locale = pick_locale(str(interaction.locale))
         try:
+            ensure_allowed(self.bot.config, interaction)
             draft = await self._draft(interaction, draft_id)
             guild = self.bot.config.guild(draft.guild_id)
             actor = actor_of(interaction)
@@ -229,6 +231,7 @@ class DraftActions:
     ) -> None:
         locale = pick_locale(str(interaction.locale))
         try:
+            ensure_allowed(self.bot.config, interaction)
             draft = await self._draft(interaction, draft_id)
             guild = self.bot.config.guild(draft.guild_id)
             shot = draft.shot(shot_id)
@@ -258,6 +261,7 @@ class DraftActions:
     async def shot_submitted(self, interaction: discord.Interaction, modal: ShotModal) -> None:
         locale = modal.locale
         try:
+            ensure_allowed(self.bot.config, interaction)
             scene, duration = modal.read()
             drafts = self.bot.store.drafts
             draft = await self._draft(interaction, modal.draft.id)
@@ -291,6 +295,7 @@ class DraftActions:
     ) -> None:
         locale = modal.locale
         try:
+            ensure_allowed(self.bot.config, interaction)
             draft = await self._draft(interaction, modal.draft.id)
             guild = self.bot.config.guild(draft.guild_id)
             require_manager(draft, actor_of(interaction), guild)
@@ -316,6 +321,7 @@ class DraftActions:
         locale = modal.locale
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
+            ensure_allowed(self.bot.config, interaction)
             draft = await self._draft(interaction, modal.draft.id)
             guild = self.bot.config.guild(draft.guild_id)
             require_manager(draft, actor_of(interaction), guild)

@@ -17,6 +17,7 @@ from bot.drafts import Draft, clean_title, may_manage
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.storyboard import StoryboardSettings
+from bot.tree import ensure_allowed
 from cogs.attachments import fetch_reference_image, looks_like_image
 from cogs.draft.actions import DraftActions, actor_of, bot_of
 from cogs.draft.panel import DYNAMIC_ITEMS, build_panel, panel_view
@@ -78,6 +79,7 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
     locale = pick_locale(str(interaction.locale))
     actions = DraftActions(bot)
     try:
+        ensure_allowed(bot.config, interaction)
         image = await bot.store.drafts.stashed_image(stash_id, interaction.user.id)
         if image is None:
             raise StoryboardError("draft.image_gone")

@@ -1,0 +1,155 @@
+"""`/storyboard-admin`: the guild's effective settings (key masked), usage, open jobs, reload."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.access import QuotaRule
+from bot.bot import StoryboardBot
+from bot.config import ConfigError, GuildSettings, load_config, mask_secret
+from bot.errors import StoryboardError
+from bot.i18n import pick_locale, t
+from cogs.replies import NO_MENTIONS, reply
+
+log = logging.getLogger(__name__)
+TOP_MEMBERS = 10
+
+
+def _ids(values: frozenset[int], kind: str) -> str:
+    return " ".join(f"<{kind}{v}>" for v in sorted(values)) or "-"
+
+
+def settings_lines(g: GuildSettings, locale: str) -> str:
+    d = g.defaults
+    limits = [
+        t("admin.limit_jobs", locale, value=g.daily_jobs_per_user or "∞"),
+        t("admin.limit_seconds", locale, value=g.daily_seconds_per_guild or "∞"),
+        t("admin.limit_cooldown", locale, value=f"{g.cooldown_seconds:g}"),
+        t("admin.limit_reset", locale, hour=f"{g.quota_reset_hour_utc:02d}"),
+    ]
+    return "\n".join(
+        [
+            t(
+                "admin.key",
+                locale,
+                key=mask_secret(g.api_key) if g.api_key else t("admin.no_key", locale),
+            ),
+            t("admin.provider", locale, profile=g.profile.name, base_url=g.base_url),
+            t(
+                "admin.models",
+                locale,
+                models=", ".join(g.models),
+                lengths=", ".join(map(str, g.allowed_seconds)),
+            ),
+            t(
+                "admin.defaults",
+                locale,
+                model=d.model,
+                seconds=d.seconds,
+                orientation=d.orientation,
+            ),
+            t("admin.roles", locale, roles=_ids(g.allowed_role_ids, "@&")),
+            t("admin.channels", locale, channels=_ids(g.allowed_channel_ids, "#")),
+            t(
+                "admin.draft_roles",
+                locale,
+                editors=_ids(g.draft_editor_roles, "@&"),
+                submitters=_ids(g.draft_submit_roles, "@&"),
+            ),
+            " · ".join(limits),
+        ]
+    )
+
+
+def month_start(now: float) -> float:
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+class AdminCog(commands.Cog):
+    admin = app_commands.Group(
+        name="storyboard-admin",
+        description="This server's Storyboard settings and usage",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+
+    @staticmethod
+    def _require_manager(interaction: discord.Interaction) -> None:
+        # Default permissions can be changed by server admins; the bot checks again.
+        if not interaction.permissions.manage_guild:
+            raise StoryboardError("admin.manage_server_only")
+
+    @admin.command(name="show", description="Effective settings (key masked), usage and open jobs")
+    async def show(self, interaction: discord.Interaction) -> None:
+        self._require_manager(interaction)
+        locale = pick_locale(str(interaction.locale))
+        guild_id = interaction.guild_id or 0
+        g = self.bot.config.guild(guild_id)
+        now = time.time()
+        store = self.bot.store
+        day = await store.usage_by_member(guild_id, QuotaRule.of(g).day_start(now))
+        month = await store.usage_by_member(guild_id, month_start(now))
+        open_jobs = await store.open_jobs_of(guild_id)
+
+        embed = discord.Embed(title=t("admin.title", locale), colour=discord.Colour.blurple())
+        embed.add_field(
+            name=t("admin.settings", locale), value=settings_lines(g, locale)[:1024], inline=False
+        )
+        for label, rows in (("admin.today", day), ("admin.month", month)):
+            jobs, seconds = sum(r[1] for r in rows), sum(r[2] for r in rows)
+            top = "\n".join(
+                t("admin.member_line", locale, member=f"<@{u}>", jobs=j, seconds=s)
+                for u, j, s in rows[:TOP_MEMBERS]
+            )
+            value = t("admin.usage", locale, jobs=jobs, seconds=seconds) + (
+                "\n" + top if top else ""
+            )
+            embed.add_field(name=t(label, locale), value=value[:1024], inline=False)
+        lines = [
+            f"#{j.id} `{j.task_id or '-'}` · {j.provider_status or j.state} · <@{j.user_id}>"
+            for j in open_jobs[:10]
+        ]
+        embed.add_field(
+            name=t("admin.open_jobs", locale, count=len(open_jobs)),
+            value="\n".join(lines)[:1024] or "-",
+            inline=False,
+        )
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @admin.command(name="reload", description="Re-read config.toml without a restart")
+    async def reload(self, interaction: discord.Interaction) -> None:
+        self._require_manager(interaction)
+        locale = pick_locale(str(interaction.locale))
+        path = self.bot.config.path
+        try:
+            fresh = load_config(path)
+        except ConfigError as error:
+            problems = "\n".join(f"{i.field}: {i.message}" for i in error.issues[:10])
+            log.warning("reload of %s refused: %d problem(s)", path, len(error.issues))
+            await reply(
+                interaction,
+                t("admin.reload_refused", locale) + f"\n```\n{problems[:1500]}\n```",
+                locale=locale,
+            )
+            return
+        self.bot.config = fresh
+        log.info("config reloaded from %s by user=%s", path, interaction.user.id)
+        await reply(
+            interaction, t("admin.reloaded", locale, guilds=len(fresh.guilds)), locale=locale
+        )
+
+
+async def setup(bot: StoryboardBot) -> None:
+    await bot.add_cog(AdminCog(bot))
