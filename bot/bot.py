@@ -24,7 +24,13 @@ from bot.videos_api import VideoApi
 log = logging.getLogger(__name__)
 
 CLOSE_DRAIN_SECONDS = 5.0
-EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.storyboard", "cogs.jobs", "cogs.draft", "cogs.admin")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.errors",
+    "cogs.storyboard",
+    "cogs.jobs",
+    "cogs.draft",
+    "cogs.admin",
+)
 
 
 class StoryboardBot(commands.Bot):

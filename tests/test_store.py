@@ -13,6 +13,7 @@ from bot.store import DuplicateRequest, NewJob, Store
 from bot.storyboard import Shot, Storyboard, StoryboardSettings, validate_storyboard
 from bot.videos_api import ReferenceImage, VideoJob
 
+MIGRATIONS = len(list((Path(__file__).resolve().parents[1] / "bot" / "migrations").glob("*.sql")))
 BOARD = validate_storyboard(
     Storyboard(
         shots=(Shot(scene="a door opens", author_id=5), Shot(scene="a cat", duration=5)),
@@ -40,8 +41,7 @@ async def test_schema_version_and_wal(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "db.sqlite3")
     await store.close()
     db = sqlite3.connect(tmp_path / "db.sqlite3")
-    migrations = Path(__file__).resolve().parents[1] / "bot" / "migrations"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(list(migrations.glob("*.sql")))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
 
