@@ -30,6 +30,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.jobs",
     "cogs.draft",
     "cogs.admin",
+    "cogs.characters",
 )
 
 

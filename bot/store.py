@@ -21,6 +21,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from bot.access import QuotaRule, Usage, check_quota
+from bot.characters import CharacterSource
 from bot.draft_store import DraftStore
 from bot.storyboard import ValidStoryboard
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -52,6 +53,7 @@ class NewJob(BaseModel):
     storyboard: ValidStoryboard
     image: ReferenceImage | None = None
     filesize_limit: int
+    character: CharacterSource | None = None
 
 
 class Job(BaseModel):
@@ -78,6 +80,8 @@ class Job(BaseModel):
     thread_id: int | None
     card_shown: str | None
     seconds: int = 0
+    kind: Literal["video", "character"] = "video"
+    character: CharacterSource | None = None
     created_at: float
     updated_at: float
     submitted_at: float | None
@@ -101,6 +105,8 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         json.loads(data["provider_answer"]) if data["provider_answer"] else None
     )
     data["error_fields"] = json.loads(data["error_fields"]) if data["error_fields"] else {}
+    raw = data.get("character")
+    data["character"] = CharacterSource.model_validate_json(raw) if raw else None
     return Job.model_validate(data)
 
 
@@ -158,7 +164,8 @@ class Store:
         async with self._write:
             if quota is not None and quota.limits_anything:
                 usage = await self.usage_now(new.guild_id, new.user_id, quota.day_start(now))
-                check_quota(quota, usage, seconds=new.storyboard.settings.seconds, now=now)
+                seconds = 0 if new.character else new.storyboard.settings.seconds
+                check_quota(quota, usage, seconds=seconds, now=now)
             job_id = await self._insert_job(new, now)
         return await self.job(job_id)
 
@@ -199,8 +206,9 @@ class Store:
         try:
             async with self._db.execute(
                 """INSERT INTO jobs (request_key, guild_id, channel_id, user_id, locale, storyboard,
-                       image_name, filesize_limit, state, created_at, updated_at, seconds)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)""",
+                       image_name, filesize_limit, state, created_at, updated_at, seconds,
+                       kind, character)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)""",
                 (
                     new.request_key,
                     new.guild_id,
@@ -212,7 +220,9 @@ class Store:
                     new.filesize_limit,
                     now,
                     now,
-                    new.storyboard.settings.seconds,
+                    0 if new.character else new.storyboard.settings.seconds,
+                    "character" if new.character else "video",
+                    new.character.model_dump_json() if new.character else None,
                 ),
             ) as cur:
                 job_id = cur.lastrowid

@@ -15,14 +15,22 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict
 
 from bot.access import QuotaRule
+from bot.characters import CharacterSource
 from bot.config import Config, GuildSettings
 from bot.errors import StoryboardError
 from bot.store import DuplicateRequest, Job, NewJob, Store
-from bot.storyboard import Storyboard, ValidStoryboard, validate_storyboard
+from bot.storyboard import (
+    Shot,
+    Storyboard,
+    StoryboardSettings,
+    ValidStoryboard,
+    validate_storyboard,
+)
 from bot.videos_api import CreateVideoRequest, ReferenceImage, SubmissionUnknown, VideoApi
 from bot.videos_api.errors import VideoApiError
 
 log = logging.getLogger(__name__)
+CHARACTER_FIELDS = ("character_url", "character_timestamps", "character_from_task")
 
 
 class SubmitOrder(BaseModel):
@@ -39,6 +47,8 @@ class SubmitOrder(BaseModel):
     storyboard: Storyboard
     image: ReferenceImage | None = None
     filesize_limit: int
+    # Set for a character job; the storyboard's one shot then holds the character's name.
+    character: CharacterSource | None = None
 
 
 class Submitter:
@@ -54,6 +64,8 @@ class Submitter:
         settings = self.settings_for(order.guild_id)
         if not settings.can_submit:
             raise StoryboardError("guild.no_key")
+        if order.character is not None:
+            return settings, self._character_board(order, settings)
         valid = validate_storyboard(
             order.storyboard,
             settings.profile,
@@ -67,6 +79,21 @@ class Submitter:
                 max_mb=round(settings.image_max_bytes / 1048576, 1),
             )
         return settings, valid
+
+    @staticmethod
+    def _character_board(order: SubmitOrder, settings: GuildSettings) -> ValidStoryboard:
+        profile = settings.profile
+        if not all(profile.allows(f) for f in CHARACTER_FIELDS):
+            raise StoryboardError(
+                "provider.not_supported", operation="characters", profile=profile.name
+            )
+        name = order.storyboard.shots[0].scene if order.storyboard.shots else ""
+        d = settings.defaults
+        return ValidStoryboard(
+            shots=(Shot(scene=name or "character", duration=d.seconds),),
+            settings=StoryboardSettings(model=d.model, seconds=d.seconds),
+            size=profile.size_for(d.orientation),
+        )
 
     async def submit(self, order: SubmitOrder) -> Job:
         """The stored job after its create request: `active`, `submit_failed` or `uncertain`.
@@ -86,6 +113,7 @@ class Submitter:
                     storyboard=valid,
                     image=order.image,
                     filesize_limit=order.filesize_limit,
+                    character=order.character,
                 ),
                 quota=QuotaRule.of(settings),
             )
@@ -97,12 +125,23 @@ class Submitter:
         """Send a stored `pending` job's create request and record the outcome."""
         profile = settings.profile
         metadata = json.dumps({"storyboard_job": job.id, "request": job.request_key})
-        request = CreateVideoRequest.from_storyboard(
-            job.storyboard,
-            profile,
-            image=image,
-            metadata=metadata if profile.allows("metadata") else None,
-        )
+        if job.character is not None:
+            source = job.character
+            request = CreateVideoRequest(
+                model=job.storyboard.settings.model,
+                prompt=job.storyboard.shots[0].scene,
+                character_url=source.url,
+                character_timestamps=source.timestamps,
+                character_from_task=source.from_task,
+                metadata=metadata,
+            )
+        else:
+            request = CreateVideoRequest.from_storyboard(
+                job.storyboard,
+                profile,
+                image=image,
+                metadata=metadata if profile.allows("metadata") else None,
+            )
         client = self._api.client_for(settings)
         try:
             video = await client.create(request)

@@ -30,6 +30,7 @@ class JobButtonId:
 RETRY = JobButtonId("retry")
 REMIX = JobButtonId("remix")
 DETAILS = JobButtonId("details")
+CHARACTER = JobButtonId("character")
 
 
 class _JobButton:
@@ -76,7 +77,23 @@ class DetailsButton(_JobButton, ui.DynamicItem[ui.Button[ui.View]], template=DET
     ids, action = DETAILS, "details"
 
 
-DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (RetryButton, RemixButton, DetailsButton)
+class CharacterButton(_JobButton, ui.DynamicItem[ui.Button[ui.View]], template=CHARACTER.template):
+    ids, action = CHARACTER, "character"
+
+
+DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (
+    RetryButton,
+    RemixButton,
+    DetailsButton,
+    CharacterButton,
+)
+
+
+def character_view(job: Job, locale: str | None = None) -> ui.View:
+    """Under a delivered video: make a character from it."""
+    view = ui.View(timeout=None)
+    view.add_item(CharacterButton(job.id, label=t("buttons.character", locale or job.locale)))
+    return view
 
 
 def card_view(job: Job, locale: str | None = None) -> ui.View:

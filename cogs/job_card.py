@@ -37,8 +37,27 @@ def escape(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
+def build_character_card(job: Job, loc: str) -> discord.Embed:
+    source = job.character
+    embed = discord.Embed(
+        title=t("card.character_title", loc),
+        description=escape(_clip(job.storyboard.shots[0].scene, 300)),
+        colour=COLOURS[job.state],
+    )
+    task = f"`{job.task_id}`" if job.task_id else t("card.no_task", loc)
+    embed.add_field(name=t("card.task", loc), value=task)
+    embed.add_field(name=t("card.status", loc), value=status_text(job, loc))
+    origin = escape(_clip(source.describe(), 500)) if source else "-"
+    embed.add_field(name=t("card.source", loc), value=origin, inline=False)
+    embed.add_field(name=t("card.requested_by", loc), value=f"<@{job.user_id}>", inline=False)
+    embed.set_footer(text=t("card.footer", loc, job=job.id))
+    return embed
+
+
 def build_card(job: Job, locale: str | None = None) -> discord.Embed:
     loc = locale or job.locale
+    if job.kind == "character":
+        return build_character_card(job, loc)
     board = job.storyboard
     settings = board.settings
     lines = [

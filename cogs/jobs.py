@@ -11,6 +11,7 @@ from discord import app_commands, ui
 from discord.ext import commands
 
 from bot.bot import StoryboardBot
+from bot.characters import CharacterSource
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.store import Job
@@ -19,13 +20,24 @@ from bot.submission import SubmitOrder
 from bot.tracker import video_link
 from bot.tree import ensure_allowed
 from bot.videos_api import ContentTooLarge, VideoApiError
-from cogs.job_buttons import DYNAMIC_ITEMS, card_view
+from cogs.characters import submit_character
+from cogs.job_buttons import DYNAMIC_ITEMS, card_view, character_view
 from cogs.job_card import build_card, status_text
 from cogs.job_posting import post_job_card
 from cogs.replies import NO_MENTIONS, describe_error, reply
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
+CHARACTER_ANSWER_FIELDS = ("character_id", "character", "character_name", "username", "name")
+
+
+def character_details(job: Job) -> str:
+    """What the provider said about the new character, as far as it said anything."""
+    answer = job.provider_answer or {}
+    found = [
+        f"{k}: {answer[k]}" for k in CHARACTER_ANSWER_FIELDS if isinstance(answer.get(k), str | int)
+    ]
+    return discord.utils.escape_markdown("; ".join(found)) or "-"
 
 
 def human_size(size: int) -> str:
@@ -76,6 +88,18 @@ async def handle_button(interaction: discord.Interaction, action: str, job_id: i
             )
         elif action == "remix":
             await interaction.response.send_modal(RemixModal(job, locale))
+        elif action == "character":
+            if job.state != "completed" or job.task_id is None:
+                raise StoryboardError("character.task_not_finished", job=job.id)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            bot = _bot(interaction)
+            source = CharacterSource(from_task=job.task_id, from_job=job.id)
+            into = (
+                bot.get_partial_messageable(job.thread_id, guild_id=job.guild_id)
+                if job.thread_id
+                else None
+            )
+            await submit_character(bot, interaction, source, "", locale, into=into)
     except Exception as error:
         await _report(interaction, error, locale)
 
@@ -229,6 +253,17 @@ class JobsCog(commands.Cog):
         only_them = discord.AllowedMentions(users=[discord.Object(job.user_id)])
         where = self._where(job)
         try:
+            if job.state == "completed" and job.kind == "character":
+                details = character_details(job)
+                text = t(
+                    "delivery.character_done",
+                    job.locale,
+                    mention=mention,
+                    task_id=job.task_id or "-",
+                    details=details,
+                )
+                await where.send(text, allowed_mentions=only_them)
+                return True
             if job.state == "completed":
                 return await self._deliver_video(job, where, mention, only_them)
             reason = t(job.error_key or "provider.down", job.locale, **job.error_fields)
@@ -299,9 +334,18 @@ class JobsCog(commands.Cog):
                 size=human_size(size),
             )
             await where.send(
-                text, file=discord.File(path, filename=path.name), allowed_mentions=only_them
+                text,
+                file=discord.File(path, filename=path.name),
+                allowed_mentions=only_them,
+                view=self._after_video(job),
             )
         return True
+
+    def _after_video(self, job: Job) -> ui.View:
+        profile = self.bot.config.settings_for(job.guild_id).profile
+        if profile.allows("character_from_task"):
+            return character_view(job)
+        return ui.View()
 
     # /video
 

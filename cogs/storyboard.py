@@ -135,6 +135,7 @@ class StoryboardCog(commands.Cog):
         image="A reference image for the video",
         watermark="Add the provider's watermark",
         private="Keep the video unpublished (it can't be remixed then)",
+        character="Also make a character from the finished video (it must show no real person)",
     )
     @app_commands.guild_only()
     async def storyboard(
@@ -147,6 +148,7 @@ class StoryboardCog(commands.Cog):
         image: discord.Attachment | None = None,
         watermark: bool | None = None,
         private: bool | None = None,
+        character: bool | None = None,
     ) -> None:
         locale = pick_locale(str(interaction.locale))
         guild = self._guild_settings(interaction)
@@ -159,6 +161,7 @@ class StoryboardCog(commands.Cog):
             orientation=orientation or d.orientation,
             watermark=d.watermark if watermark is None else watermark,
             private=d.private if private is None else private,
+            character_create=bool(character),
         )
         # Refuse a bad option now, before the member types a whole storyboard.
         check_settings(settings, guild.profile, models=guild.models, max_seconds=guild.max_seconds)

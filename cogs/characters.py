@@ -1,0 +1,113 @@
+"""`/character create`: a character from a video URL and a 1-3 s range, or from a finished task."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import StoryboardBot
+from bot.characters import CharacterSource, check_url, parse_range
+from bot.errors import StoryboardError
+from bot.i18n import pick_locale, t
+from bot.store import Job
+from bot.storyboard import Shot, Storyboard, StoryboardSettings
+from bot.submission import SubmitOrder
+from cogs.job_posting import post_job_card
+from cogs.replies import reply
+
+log = logging.getLogger(__name__)
+
+
+async def submit_character(
+    bot: StoryboardBot,
+    interaction: discord.Interaction,
+    source: CharacterSource,
+    name: str,
+    locale: str,
+    *,
+    into: discord.abc.Messageable | None = None,
+) -> None:
+    """Submit a character job and card it like any job (the interaction is already deferred)."""
+    guild = bot.submitter.settings_for(interaction.guild_id)
+    d = guild.defaults
+    order = SubmitOrder(
+        request_key=f"character:{interaction.id}",
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        user_id=interaction.user.id,
+        locale=locale,
+        storyboard=Storyboard(
+            shots=(Shot(scene=name or "character"),),
+            settings=StoryboardSettings(model=d.model, seconds=d.seconds),
+        ),
+        filesize_limit=interaction.filesize_limit,
+        character=source,
+    )
+    with bot.busy():
+        job = await bot.submitter.submit(order)
+        if job.state == "submit_failed":
+            reason = t(job.error_key or "provider.down", locale, **job.error_fields)
+            await reply(interaction, t("submit.failed", locale, reason=reason), locale=locale)
+            return
+        await post_job_card(bot, interaction, job, locale, into=into)
+
+
+async def finished_task_of(bot: StoryboardBot, interaction: discord.Interaction, raw: str) -> Job:
+    text = raw.strip().lstrip("#")
+    store = bot.store
+    job = await store.find_job(int(text)) if text.isdigit() else await store.job_by_task(text)
+    if job is None or job.guild_id != interaction.guild_id:
+        raise StoryboardError("jobs.not_found", job=raw.strip()[:40])
+    if job.state != "completed" or job.task_id is None or job.kind != "video":
+        raise StoryboardError("character.task_not_finished", job=job.id)
+    return job
+
+
+class CharactersCog(commands.Cog):
+    character = app_commands.Group(
+        name="character", description="Characters made from videos", guild_only=True
+    )
+
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+
+    @character.command(
+        name="create",
+        description="Make a character from a video (it must show no real person) or a finished task",
+    )
+    @app_commands.describe(
+        url="Link to a video that shows no real person (not a Discord attachment link)",
+        range="Seconds where the character appears: start,end, 1 to 3 s apart (e.g. 2,4)",
+        task="Or: the job number (#12) or task id of a finished video from this server",
+        name="A name or short description for the character",
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        url: str | None = None,
+        range: str | None = None,
+        task: str | None = None,
+        name: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        locale = pick_locale(str(interaction.locale))
+        guild = self.bot.submitter.settings_for(interaction.guild_id)
+        if not guild.can_submit:
+            raise StoryboardError("guild.no_key")
+        if task is not None and (url is not None or range is not None):
+            raise StoryboardError("character.one_source")
+        if task is None:
+            if url is None or range is None:
+                raise StoryboardError("character.one_source")
+            source = CharacterSource(url=check_url(url), timestamps=parse_range(range))
+        else:
+            done = await finished_task_of(self.bot, interaction, task)
+            source = CharacterSource(from_task=done.task_id, from_job=done.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await submit_character(self.bot, interaction, source, name or "", locale)
+
+
+async def setup(bot: StoryboardBot) -> None:
+    await bot.add_cog(CharactersCog(bot))
