@@ -24,6 +24,7 @@ from bot.videos_api import VideoApi
 log = logging.getLogger(__name__)
 
 CLOSE_DRAIN_SECONDS = 5.0
+IMAGE_DOWNLOADS = 8
 EXTENSIONS: tuple[str, ...] = (
     "cogs.errors",
     "cogs.storyboard",
@@ -58,6 +59,8 @@ class StoryboardBot(commands.Bot):
         self._submitter: Submitter | None = None
         self._tracker: Tracker | None = None
         self._inflight: set[asyncio.Task[object]] = set()
+        # Reference images are held whole while checked: bound how many at once.
+        self.image_downloads = asyncio.Semaphore(IMAGE_DOWNLOADS)
         # The ops endpoint (/healthz, /metrics), when [ops] listen is set.
         self.ops: OpsServer | None = None
 
@@ -114,6 +117,10 @@ class StoryboardBot(commands.Bot):
         self._store = await Store.open(self.config.storage_path)
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
+        # Command descriptions and choices in every catalogue language (read at sync).
+        from cogs.translator import CatalogueTranslator
+
+        await self.tree.set_translator(CatalogueTranslator())
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands()

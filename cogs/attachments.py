@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import discord
 
@@ -20,8 +21,17 @@ def looks_like_image(attachment: discord.Attachment) -> bool:
     return kind.startswith("image/") or attachment.filename.lower().endswith(IMAGE_EXTENSIONS)
 
 
-async def fetch_reference_image(attachment: discord.Attachment, max_bytes: int) -> ReferenceImage:
-    """The attachment as a checked image. Signed CDN links expire, so this runs at once."""
+async def fetch_reference_image(
+    attachment: discord.Attachment, max_bytes: int, slots: asyncio.Semaphore | None = None
+) -> ReferenceImage:
+    """The attachment as a checked image. Signed CDN links expire, so this runs at once.
+
+    `slots` bounds how many images are downloaded and decoded at once (memory)."""
+    async with slots or contextlib.nullcontext():
+        return await _fetch(attachment, max_bytes)
+
+
+async def _fetch(attachment: discord.Attachment, max_bytes: int) -> ReferenceImage:
     if attachment.size > max_bytes:
         raise StoryboardError(
             "image.too_large",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import discord
 from discord import app_commands, ui
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.bot import StoryboardBot
@@ -38,6 +39,13 @@ def character_details(job: Job) -> str:
         f"{k}: {answer[k]}" for k in CHARACTER_ANSWER_FIELDS if isinstance(answer.get(k), str | int)
     ]
     return discord.utils.escape_markdown("; ".join(found)) or "-"
+
+
+def delivery_nonce(job: Job) -> str:
+    """The same for every attempt to deliver one job: Discord (`enforce_nonce`) returns the
+    first message instead of posting again when a crash between posting and recording the
+    delivery makes us post twice within a few minutes."""
+    return f"sb-deliver-{job.id}"
 
 
 def human_size(size: int) -> str:
@@ -212,7 +220,11 @@ class RemixModal(ui.Modal):
 class JobsCog(commands.Cog):
     """Implements the tracker's `JobEvents` and the `/video` commands."""
 
-    video = app_commands.Group(name="video", description="Your storyboard videos", guild_only=True)
+    video = app_commands.Group(
+        name="video",
+        description=locale_str("Your storyboard videos", key="commands.video.description"),
+        guild_only=True,
+    )
 
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
@@ -262,7 +274,7 @@ class JobsCog(commands.Cog):
                     task_id=job.task_id or "-",
                     details=details,
                 )
-                await where.send(text, allowed_mentions=only_them)
+                await where.send(text, allowed_mentions=only_them, nonce=delivery_nonce(job))
                 return True
             if job.state == "completed":
                 return await self._deliver_video(job, where, mention, only_them)
@@ -271,6 +283,7 @@ class JobsCog(commands.Cog):
             await where.send(
                 t(key, job.locale, mention=mention, reason=reason, task_id=job.task_id or "-"),
                 allowed_mentions=only_them,
+                nonce=delivery_nonce(job),
             )
             return True
         except (discord.Forbidden, discord.NotFound):
@@ -313,7 +326,7 @@ class JobsCog(commands.Cog):
                     link=link,
                     task_id=job.task_id,
                 )
-                await where.send(text, allowed_mentions=only_them)
+                await where.send(text, allowed_mentions=only_them, nonce=delivery_nonce(job))
                 return True
             except VideoApiError as exc:
                 log.warning(
@@ -338,6 +351,7 @@ class JobsCog(commands.Cog):
                 file=discord.File(path, filename=path.name),
                 allowed_mentions=only_them,
                 view=self._after_video(job),
+                nonce=delivery_nonce(job),
             )
         return True
 
@@ -349,8 +363,19 @@ class JobsCog(commands.Cog):
 
     # /video
 
-    @video.command(name="status", description="Show a job of this server by its number or task id")
-    @app_commands.describe(id="The job number (#12) or the provider's task id")
+    @video.command(
+        name="status",
+        description=locale_str(
+            "Show a job of this server by its number or task id",
+            key="commands.video.status.description",
+        ),
+    )
+    @app_commands.describe(
+        id=locale_str(
+            "The job number (#12) or the provider's task id",
+            key="commands.video.status.options.id",
+        )
+    )
     async def status(self, interaction: discord.Interaction, id: str) -> None:
         locale = pick_locale(str(interaction.locale))
         job = await self._lookup(interaction, id)
@@ -367,7 +392,12 @@ class JobsCog(commands.Cog):
         job = await store.find_job(int(text)) if text.isdigit() else await store.job_by_task(text)
         return job if job is not None and job.guild_id == interaction.guild_id else None
 
-    @video.command(name="list", description="Your recent videos in this server")
+    @video.command(
+        name="list",
+        description=locale_str(
+            "Your recent videos in this server", key="commands.video.list.description"
+        ),
+    )
     async def list_(self, interaction: discord.Interaction) -> None:
         locale = pick_locale(str(interaction.locale))
         assert interaction.guild_id is not None
@@ -378,8 +408,19 @@ class JobsCog(commands.Cog):
             return
         await interaction.response.send_message(embed=embed, ephemeral=True, view=view)
 
-    @video.command(name="cancel", description="Cancel one of your videos that is still queued")
-    @app_commands.describe(id="The job number (#12) or the provider's task id")
+    @video.command(
+        name="cancel",
+        description=locale_str(
+            "Cancel one of your videos that is still queued",
+            key="commands.video.cancel.description",
+        ),
+    )
+    @app_commands.describe(
+        id=locale_str(
+            "The job number (#12) or the provider's task id",
+            key="commands.video.cancel.options.id",
+        )
+    )
     async def cancel(self, interaction: discord.Interaction, id: str) -> None:
         locale = pick_locale(str(interaction.locale))
         found = await self._lookup(interaction, id)

@@ -7,6 +7,7 @@ from typing import Literal
 
 import discord
 from discord import app_commands, ui
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.bot import StoryboardBot
@@ -126,16 +127,53 @@ class StoryboardCog(commands.Cog):
 
     # The command
 
-    @app_commands.command(name="storyboard", description="Make a video from a storyboard of shots")
+    @app_commands.command(
+        name="storyboard",
+        description=locale_str(
+            "Make a video from a storyboard of shots", key="commands.storyboard.description"
+        ),
+    )
     @app_commands.describe(
-        seconds="Length of the whole video in seconds",
-        orientation="Landscape or portrait",
-        model="The video model",
-        shots="How many shot fields the form shows (a pasted storyboard may hold more)",
-        image="A reference image for the video",
-        watermark="Add the provider's watermark",
-        private="Keep the video unpublished (it can't be remixed then)",
-        character="Also make a character from the finished video (it must show no real person)",
+        seconds=locale_str(
+            "Length of the whole video in seconds", key="commands.storyboard.options.seconds"
+        ),
+        orientation=locale_str(
+            "Landscape or portrait", key="commands.storyboard.options.orientation"
+        ),
+        model=locale_str("The video model", key="commands.storyboard.options.model"),
+        shots=locale_str(
+            "How many shot fields the form shows (a pasted storyboard may hold more)",
+            key="commands.storyboard.options.shots",
+        ),
+        image=locale_str(
+            "A reference image for the video", key="commands.storyboard.options.image"
+        ),
+        watermark=locale_str(
+            "Add the provider's watermark", key="commands.storyboard.options.watermark"
+        ),
+        private=locale_str(
+            "Keep the video unpublished (it can't be remixed then)",
+            key="commands.storyboard.options.private",
+        ),
+        character=locale_str(
+            "Also make a character from the finished video (it must show no real person)",
+            key="commands.storyboard.options.character",
+        ),
+    )
+    # Named choices (the values stay those of the Literal below) so their names can be translated.
+    @app_commands.choices(
+        orientation=[
+            app_commands.Choice(
+                name=locale_str(
+                    "Landscape", key="commands.storyboard.choices.orientation.landscape"
+                ),
+                value="landscape",
+            ),
+            app_commands.Choice(
+                name=locale_str("Portrait", key="commands.storyboard.choices.orientation.portrait"),
+                value="portrait",
+            ),
+        ]
     )
     @app_commands.guild_only()
     async def storyboard(
@@ -210,7 +248,9 @@ class StoryboardCog(commands.Cog):
             shots = shots_from_fields(modal.texts(), author_id=interaction.user.id)
             attachment = modal.attachment()
             image = (
-                await fetch_reference_image(attachment, guild.image_max_bytes)
+                await fetch_reference_image(
+                    attachment, guild.image_max_bytes, self.bot.image_downloads
+                )
                 if attachment
                 else modal.ready_image
             )

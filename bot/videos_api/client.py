@@ -9,6 +9,7 @@ backoff, honouring `Retry-After`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -48,6 +49,7 @@ T = TypeVar("T")
 # JSON answers are small; anything bigger is not a video object.
 MAX_JSON_BYTES = 2 * 1024 * 1024
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_IMAGE_UPLOADS = 8
 USER_AGENT = "storyboard-bot/0.1 (+aiohttp)"
 
 
@@ -148,6 +150,7 @@ class VideoClient:
         timeout_seconds: float,
         pacer: RequestPacer,
         retry: RetryPolicy | None = None,
+        image_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/") + "/"
@@ -156,6 +159,7 @@ class VideoClient:
         self._timeout = timeout_seconds
         self._pacer = pacer
         self._retry = retry or RetryPolicy()
+        self._image_slots = image_slots or asyncio.Semaphore(MAX_IMAGE_UPLOADS)
 
     def _url(self, template: str, video_id: str | None = None) -> str:
         path = template.format(id=video_id) if video_id is not None else template
@@ -278,9 +282,10 @@ class VideoClient:
             return data
 
         url = self._url(self.profile.create_path)
-        job = await self._send(
-            "POST", url, idempotent=False, parse=self._job, data=form, route="create"
-        )
+        async with self._image_slots if image is not None else contextlib.nullcontext():
+            job = await self._send(
+                "POST", url, idempotent=False, parse=self._job, data=form, route="create"
+            )
         log.info(
             "created task_id=%s model=%s seconds=%s status=%s",
             job.id,
@@ -425,10 +430,18 @@ class VideoClient:
 class VideoApi:
     """The process-wide entry point: one session, one pacer per key."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        retry: RetryPolicy | None = None,
+        max_image_uploads: int = MAX_IMAGE_UPLOADS,
+    ) -> None:
         self._session = session
         self._pacers = PacerRegistry()
         self._retry = retry
+        # Images are held in memory while they upload: bound how many at once.
+        self.image_slots = asyncio.Semaphore(max_image_uploads)
 
     def client_for(self, settings: GuildSettings) -> VideoClient:
         """A client using this guild's own key; refuses a guild that has none."""
@@ -443,4 +456,5 @@ class VideoApi:
             timeout_seconds=settings.timeout_seconds,
             pacer=self._pacers.for_key(key, settings.max_requests_per_second),
             retry=self._retry,
+            image_slots=self.image_slots,
         )

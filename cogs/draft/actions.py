@@ -325,7 +325,9 @@ class DraftActions:
             draft = await self._draft(interaction, modal.draft.id)
             guild = self.bot.config.guild(draft.guild_id)
             require_manager(draft, actor_of(interaction), guild)
-            image = await fetch_reference_image(modal.upload.values[0], guild.image_max_bytes)
+            image = await fetch_reference_image(
+                modal.upload.values[0], guild.image_max_bytes, self.bot.image_downloads
+            )
             draft = await self.bot.store.drafts.set_image(draft.id, image)
             await self.refresh(draft)
             await reply(
