@@ -321,6 +321,12 @@ class Store:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
 
+    async def job_by_reference(self, guild_id: int | None, reference: str) -> Job | None:
+        """A guild's job by its number (`12`, `#12`) or the provider's task id."""
+        text = reference.strip().lstrip("#")
+        job = await self.find_job(int(text)) if text.isdigit() else await self.job_by_task(text)
+        return job if job is not None and job.guild_id == guild_id else None
+
     async def job_image(self, job_id: int) -> ReferenceImage | None:
         async with self._db.execute(
             "SELECT filename, content_type, data FROM job_images WHERE job_id = ?", (job_id,)

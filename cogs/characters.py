@@ -56,10 +56,8 @@ async def submit_character(
 
 
 async def finished_task_of(bot: StoryboardBot, interaction: discord.Interaction, raw: str) -> Job:
-    text = raw.strip().lstrip("#")
-    store = bot.store
-    job = await store.find_job(int(text)) if text.isdigit() else await store.job_by_task(text)
-    if job is None or job.guild_id != interaction.guild_id:
+    job = await bot.store.job_by_reference(interaction.guild_id, raw)
+    if job is None:
         raise StoryboardError("jobs.not_found", job=raw.strip()[:40])
     if job.state != "completed" or job.task_id is None or job.kind != "video":
         raise StoryboardError("character.task_not_finished", job=job.id)

@@ -25,7 +25,7 @@ from cogs.characters import submit_character
 from cogs.job_buttons import DYNAMIC_ITEMS, card_view, character_view
 from cogs.job_card import build_card, status_text
 from cogs.job_posting import post_job_card
-from cogs.replies import NO_MENTIONS, describe_error, reply
+from cogs.replies import NO_MENTIONS, reply, report_error
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -109,21 +109,7 @@ async def handle_button(interaction: discord.Interaction, action: str, job_id: i
             )
             await submit_character(bot, interaction, source, "", locale, into=into)
     except Exception as error:
-        await _report(interaction, error, locale)
-
-
-async def _report(
-    interaction: discord.Interaction, error: BaseException, locale: str, echo: str | None = None
-) -> None:
-    try:
-        await reply(
-            interaction,
-            describe_error(error, locale, context=f"interaction={interaction.id}"),
-            echo=echo,
-            locale=locale,
-        )
-    except discord.HTTPException:
-        log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
+        await report_error(interaction, error, locale)
 
 
 def details_text(job: Job, locale: str) -> str:
@@ -214,7 +200,7 @@ class RemixModal(ui.Modal):
         await resubmit(interaction, self.job, board, self.locale)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
-        await _report(interaction, error, self.locale, echo=self.text.value)
+        await report_error(interaction, error, self.locale, echo=self.text.value)
 
 
 class JobsCog(commands.Cog):
@@ -387,10 +373,7 @@ class JobsCog(commands.Cog):
         )
 
     async def _lookup(self, interaction: discord.Interaction, raw: str) -> Job | None:
-        text = raw.strip().lstrip("#")
-        store = self.bot.store
-        job = await store.find_job(int(text)) if text.isdigit() else await store.job_by_task(text)
-        return job if job is not None and job.guild_id == interaction.guild_id else None
+        return await self.bot.store.job_by_reference(interaction.guild_id, raw)
 
     @video.command(
         name="list",

@@ -26,6 +26,24 @@ def describe_error(error: BaseException, locale: str, *, context: str = "") -> s
     return t("submit.unexpected", locale, ref=ref)
 
 
+async def report_error(
+    interaction: discord.Interaction,
+    error: BaseException,
+    locale: str,
+    *,
+    echo: str | None = None,
+    prefix_key: str | None = None,
+) -> None:
+    """Tell the member what went wrong (ephemeral); never raise while doing so."""
+    text = describe_error(error, locale, context=f"interaction={interaction.id}")
+    if prefix_key:
+        text = t(prefix_key, locale, reason=text)
+    try:
+        await reply(interaction, text, echo=echo, locale=locale)
+    except discord.HTTPException:
+        log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
+
+
 def _fence(text: str) -> str:
     # A member's own ``` must not close our code block.
     return "```\n" + text.replace("```", "`\u200b``") + "\n```"

@@ -20,7 +20,7 @@ from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
 from cogs.job_posting import post_job_card
-from cogs.replies import describe_error, reply
+from cogs.replies import reply, report_error
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class QuickStoryboardModal(ui.Modal):
             await self.cog.submit_quick(interaction, self)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
-        await self.cog.report(interaction, error, locale=self.locale, echo=self.echo())
+        await report_error(interaction, error, self.locale, echo=self.echo())
 
 
 class StoryboardCog(commands.Cog):
@@ -105,25 +105,6 @@ class StoryboardCog(commands.Cog):
 
     def _guild_settings(self, interaction: discord.Interaction) -> GuildSettings:
         return self.bot.submitter.settings_for(interaction.guild_id)
-
-    async def report(
-        self,
-        interaction: discord.Interaction,
-        error: BaseException,
-        *,
-        locale: str,
-        echo: str | None = None,
-        prefix_key: str | None = None,
-    ) -> None:
-        text = describe_error(error, locale, context=f"interaction={interaction.id}")
-        if prefix_key:
-            text = t(prefix_key, locale, reason=text)
-        try:
-            await reply(interaction, text, echo=echo, locale=locale)
-        except discord.HTTPException:
-            log.warning(
-                "could not send an error reply to interaction=%s", interaction.id, exc_info=True
-            )
 
     # The command
 
@@ -266,7 +247,7 @@ class StoryboardCog(commands.Cog):
             )
             job = await self.bot.submitter.submit(order)
         except StoryboardError as error:
-            await self.report(interaction, error, locale=locale, echo=echo)
+            await report_error(interaction, error, locale, echo=echo)
             return
         if job.state == "submit_failed":
             reason = t(job.error_key or "provider.down", locale, **job.error_fields)

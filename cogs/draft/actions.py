@@ -28,7 +28,7 @@ from cogs.attachments import fetch_reference_image
 from cogs.draft.modals import ImageModal, SettingsModal, ShotModal
 from cogs.draft.panel import ShotPicker, build_panel, panel_view, shot_options
 from cogs.job_posting import post_job_card
-from cogs.replies import describe_error, reply
+from cogs.replies import reply, report_error
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,7 @@ class DraftActions:
         locale: str,
         echo: str | None = None,
     ) -> None:
-        try:
-            await reply(
-                interaction,
-                describe_error(error, locale, context=f"interaction={interaction.id}"),
-                echo=echo,
-                locale=locale,
-            )
-        except discord.HTTPException:
-            log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
+        await report_error(interaction, error, locale, echo=echo)
 
     async def _draft(self, interaction: discord.Interaction, draft_id: int) -> Draft:
         draft = await self.bot.store.drafts.find(draft_id)
