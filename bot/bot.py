@@ -129,14 +129,21 @@ class StoryboardBot(commands.Bot):
         # Ops endpoint last: it reports on everything above. None when [ops] listen is unset.
         self.ops = await start_ops(self, self.config.file.ops)
 
-    def _tree_payload(self, guild: discord.abc.Snowflake | None) -> str:
-        commands_ = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+    async def _tree_payload(self, guild: discord.abc.Snowflake | None) -> str:
+        """What a sync would send, translations included (a changed Chinese text must sync)."""
+        translator = self.tree.translator
+        commands_ = [
+            await c.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else c.to_dict(self.tree)
+            for c in self.tree.get_commands(guild=guild)
+        ]
         return json.dumps(commands_, sort_keys=True, default=str)
 
     async def _sync_scope(self, guild: discord.abc.Snowflake | None) -> None:
         """Sync one scope unless it is unchanged since the last sync (Discord caps writes)."""
         scope = f"commands_hash:{guild.id if guild else 'global'}"
-        digest = hashlib.sha256(self._tree_payload(guild).encode()).hexdigest()
+        digest = hashlib.sha256((await self._tree_payload(guild)).encode()).hexdigest()
         if not self.force_sync and await self.store.get_meta(scope) == digest:
             log.info("commands unchanged for %s, not syncing", scope.split(":", 1)[1])
             return

@@ -204,6 +204,8 @@ class Tracker:
             await self._poll(job)
         elif job.delivered_at is None and job.state in ("completed", "failed", "expired"):
             await self._finish(job)
+        elif job.delivered_at is not None:
+            self._card_again_later(await self._show(job))
 
     def _age(self, job: Job) -> float:
         return self._clock() - (job.submitted_at or job.created_at)
@@ -263,10 +265,20 @@ class Tracker:
             self.watch(job.id, DELIVERY_RETRY_SECONDS)
             return
         if await self.events.deliver(job):
-            await self._store.mark_delivered(job.id)
+            job = await self._store.mark_delivered(job.id)
             log.info("job=%s task_id=%s delivered (%s)", job.id, job.task_id, job.state)
+            self._card_again_later(job)
         else:
             self.watch(job.id, DELIVERY_RETRY_SECONDS)
+
+    def _card_again_later(self, job: Job) -> None:
+        """Discord refused the card's last edit (after discord.py's own retries): the member
+        must still see how the job ended, so try again, for as long as a job may run."""
+        if job.card_message_id is None or job.card_shown == visible_state(job):
+            return
+        policy = self.policy
+        if self._clock() - (job.finished_at or job.updated_at) < policy.max_job_seconds:
+            self.watch(job.id, policy.max_seconds)
 
     async def _resolve(self, job: Job) -> None:
         """A create whose outcome we never heard: find the job at the provider, or ask the member."""

@@ -8,6 +8,7 @@ import time
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.access import QuotaRule
@@ -75,7 +76,10 @@ def month_start(now: float) -> float:
 class AdminCog(commands.Cog):
     admin = app_commands.Group(
         name="storyboard-admin",
-        description="This server's Storyboard settings and usage",
+        description=locale_str(
+            "This server's Storyboard settings and usage",
+            key="commands.storyboard-admin.description",
+        ),
         guild_only=True,
         default_permissions=discord.Permissions(manage_guild=True),
     )
@@ -89,7 +93,13 @@ class AdminCog(commands.Cog):
         if not interaction.permissions.manage_guild:
             raise StoryboardError("admin.manage_server_only")
 
-    @admin.command(name="show", description="Effective settings (key masked), usage and open jobs")
+    @admin.command(
+        name="show",
+        description=locale_str(
+            "Effective settings (key masked), usage and open jobs",
+            key="commands.storyboard-admin.show.description",
+        ),
+    )
     async def show(self, interaction: discord.Interaction) -> None:
         self._require_manager(interaction)
         locale = pick_locale(str(interaction.locale))
@@ -128,7 +138,13 @@ class AdminCog(commands.Cog):
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    @admin.command(name="reload", description="Re-read config.toml without a restart")
+    @admin.command(
+        name="reload",
+        description=locale_str(
+            "Re-read config.toml without a restart",
+            key="commands.storyboard-admin.reload.description",
+        ),
+    )
     async def reload(self, interaction: discord.Interaction) -> None:
         self._require_manager(interaction)
         locale = pick_locale(str(interaction.locale))

@@ -6,6 +6,7 @@ import logging
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.bot import StoryboardBot
@@ -66,7 +67,9 @@ async def finished_task_of(bot: StoryboardBot, interaction: discord.Interaction,
 
 class CharactersCog(commands.Cog):
     character = app_commands.Group(
-        name="character", description="Characters made from videos", guild_only=True
+        name="character",
+        description=locale_str("Characters made from videos", key="commands.character.description"),
+        guild_only=True,
     )
 
     def __init__(self, bot: StoryboardBot) -> None:
@@ -74,13 +77,28 @@ class CharactersCog(commands.Cog):
 
     @character.command(
         name="create",
-        description="Make a character from a video (it must show no real person) or a finished task",
+        description=locale_str(
+            "Make a character from a video (it must show no real person) or a finished task",
+            key="commands.character.create.description",
+        ),
     )
     @app_commands.describe(
-        url="Link to a video that shows no real person (not a Discord attachment link)",
-        range="Seconds where the character appears: start,end, 1 to 3 s apart (e.g. 2,4)",
-        task="Or: the job number (#12) or task id of a finished video from this server",
-        name="A name or short description for the character",
+        url=locale_str(
+            "Link to a video that shows no real person (not a Discord attachment link)",
+            key="commands.character.create.options.url",
+        ),
+        range=locale_str(
+            "Seconds where the character appears: start,end, 1 to 3 s apart (e.g. 2,4)",
+            key="commands.character.create.options.range",
+        ),
+        task=locale_str(
+            "Or: the job number (#12) or task id of a finished video from this server",
+            key="commands.character.create.options.task",
+        ),
+        name=locale_str(
+            "A name or short description for the character",
+            key="commands.character.create.options.name",
+        ),
     )
     async def create(
         self,

@@ -81,7 +81,9 @@ def build_card(job: Job, locale: str | None = None) -> discord.Embed:
     )
     embed.add_field(name=t("card.status", loc), value=status_text(job, loc))
     embed.add_field(name=t("card.model", loc), value=escape(settings.model))
-    embed.add_field(name=t("card.length", loc), value=f"{settings.seconds} s")
+    embed.add_field(
+        name=t("card.length", loc), value=t("card.seconds", loc, seconds=settings.seconds)
+    )
     embed.add_field(
         name=t("card.size", loc), value=f"{board.size} ({t(f'card.{settings.orientation}', loc)})"
     )
@@ -96,4 +98,4 @@ def build_card(job: Job, locale: str | None = None) -> discord.Embed:
 
 def thread_name(job: Job) -> str:
     first = job.storyboard.shots[0].scene
-    return _clip(first, 100) or f"Job {job.id}"
+    return _clip(first, 100) or t("card.footer", job.locale, job=job.id)

@@ -122,8 +122,8 @@ def details_text(job: Job, locale: str) -> str:
             model=s.model,
             seconds=s.seconds,
             size=job.storyboard.size,
-            watermark=s.watermark,
-            private=s.private,
+            watermark=t("draft.yes" if s.watermark else "draft.no", locale),
+            private=t("draft.yes" if s.private else "draft.no", locale),
         ),
         "```\n" + job.storyboard.prompt.replace("```", "`\u200b``")[:1700] + "\n```",
     ]
@@ -455,7 +455,7 @@ class JobListView(ui.View):
             first = job.storyboard.shots[0].scene
             embed.add_field(
                 name=f"#{job.id} · {status_text(job, self.locale)}",
-                value=f"`{job.task_id or '-'}` · {job.storyboard.settings.seconds} s · {discord.utils.escape_markdown(first[:80])}",
+                value=f"`{job.task_id or '-'}` · {t('card.seconds', self.locale, seconds=job.storyboard.settings.seconds)} · {discord.utils.escape_markdown(first[:80])}",
                 inline=False,
             )
         return None, embed

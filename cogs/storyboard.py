@@ -214,7 +214,10 @@ class StoryboardCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
         allowed = self._guild_settings(interaction).allowed_seconds
-        return [app_commands.Choice(name=f"{s} s", value=s) for s in allowed]
+        locale = pick_locale(str(interaction.locale))
+        return [
+            app_commands.Choice(name=t("card.seconds", locale, seconds=s), value=s) for s in allowed
+        ]
 
     # The modal's submit
 

@@ -10,6 +10,7 @@ from typing import Any, Self
 
 import discord
 from discord import app_commands, ui
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.bot import StoryboardBot
@@ -125,13 +126,18 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
 
 class DraftCog(commands.Cog):
     draft = app_commands.Group(
-        name="draft", description="Build a storyboard together in a thread", guild_only=True
+        name="draft",
+        description=locale_str(
+            "Build a storyboard together in a thread", key="commands.draft.description"
+        ),
+        guild_only=True,
     )
 
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
         self.menu = app_commands.ContextMenu(
-            name="Use as reference image", callback=self.use_as_reference
+            name=locale_str("Use as reference image", key="commands.use_as_reference_image.name"),
+            callback=self.use_as_reference,
         )
         self._archiver: asyncio.Task[None] | None = None
 
@@ -164,8 +170,15 @@ class DraftCog(commands.Cog):
                 log.exception("archiving idle drafts failed")
             await asyncio.sleep(ARCHIVE_EVERY_SECONDS)
 
-    @draft.command(name="new", description="Start a draft storyboard in a new thread")
-    @app_commands.describe(title="What the video is about")
+    @draft.command(
+        name="new",
+        description=locale_str(
+            "Start a draft storyboard in a new thread", key="commands.draft.new.description"
+        ),
+    )
+    @app_commands.describe(
+        title=locale_str("What the video is about", key="commands.draft.new.options.title")
+    )
     async def new(
         self, interaction: discord.Interaction, title: app_commands.Range[str, 1, 90]
     ) -> None:
