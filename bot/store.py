@@ -380,6 +380,17 @@ class Store:
     async def mark_delivered(self, job_id: int) -> Job:
         return await self._update(job_id, delivered_at=time.time())
 
+    async def open_job_ids(self) -> list[int]:
+        """Ids of the jobs `open_jobs` returns, without loading them."""
+        async with self._db.execute(
+            """SELECT id FROM jobs
+               WHERE state IN ('pending', 'active', 'uncertain')
+                  OR (state IN ('completed', 'failed', 'expired') AND delivered_at IS NULL)
+               ORDER BY id"""
+        ) as cur:
+            rows = await cur.fetchall()
+        return [int(r[0]) for r in rows]
+
     async def open_jobs(self) -> list[Job]:
         """Jobs the tracker must watch: waiting on the provider, or finished but not told."""
         async with self._db.execute(

@@ -118,7 +118,7 @@ class Tracker:
         self._api = api
         self._config = config
         self._clock = clock
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._heap: list[tuple[float, int]] = []
         self._due_at: dict[int, float] = {}
         self._busy: set[int] = set()
@@ -137,10 +137,11 @@ class Tracker:
 
     async def start(self) -> None:
         """Pick up every open job from the store and start the dispatcher."""
-        jobs = await self._store.open_jobs()
-        for job in jobs:
-            self.watch(job.id)
-        log.info("tracker resumed %d open job(s)", len(jobs))
+        # Ids only: parsing 10,000 storyboards here stalled the event loop for 0.6 s.
+        job_ids = await self._store.open_job_ids()
+        for job_id in job_ids:
+            self.watch(job_id)
+        log.info("tracker resumed %d open job(s)", len(job_ids))
         self._task = asyncio.create_task(self._run(), name="storyboard-tracker")
 
     async def stop(self) -> None:
@@ -166,7 +167,9 @@ class Tracker:
     async def _run(self) -> None:
         while True:
             now = self._clock()
-            while self._heap and self._heap[0][0] <= now:
+            # A worker only for a free slot: with the key's ceiling the limit, nearly every
+            # job is due, and a waiting task per job cost 1.5 KB each and GC time.
+            while self._heap and self._heap[0][0] <= now and len(self._busy) < self._concurrency:
                 due, job_id = heapq.heappop(self._heap)
                 if self._due_at.get(job_id) != due:
                     continue  # superseded by an earlier or later booking
@@ -178,20 +181,21 @@ class Tracker:
                 worker = asyncio.create_task(self._work(job_id))
                 self._workers.add(worker)
                 worker.add_done_callback(self._workers.discard)
-            wait = self._heap[0][0] - now if self._heap else None
+            full = len(self._busy) >= self._concurrency
+            wait = None if full or not self._heap else self._heap[0][0] - now
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def _work(self, job_id: int) -> None:
         try:
-            async with self._slots:
-                await self.step(job_id)
+            await self.step(job_id)
         except Exception:
             log.exception("job=%s: tracking step failed; trying again later", job_id)
             self.watch(job_id, self.policy.max_seconds)
         finally:
             self._busy.discard(job_id)
+            self._wake.set()  # a slot is free
 
     async def step(self, job_id: int) -> None:
         """One look at one job: resolve, poll, or deliver, then book the next look."""
@@ -213,10 +217,6 @@ class Tracker:
     async def _poll(self, job: Job) -> None:
         policy = self.policy
         age = self._age(job)
-        if age > policy.max_job_seconds:
-            log.warning("job=%s task_id=%s expired after %.0f s", job.id, job.task_id, age)
-            await self._finish(await self._store.mark_expired(job.id, policy.max_job_seconds / 60))
-            return
         assert job.task_id is not None
         client = self._api.client_for(self._config().settings_for(job.guild_id))
         try:
@@ -248,12 +248,17 @@ class Tracker:
         if job.state != "active":
             await self._finish(job)
             return
+        # Expired only after this last look: a video that finished late is still delivered.
+        if age > policy.max_job_seconds:
+            log.warning("job=%s task_id=%s expired after %.0f s", job.id, job.task_id, age)
+            await self._finish(await self._store.mark_expired(job.id, policy.max_job_seconds / 60))
+            return
         await self._show(job)
         self.watch(job.id, policy.interval(age, hint))
 
     async def _show(self, job: Job) -> Job:
         shown = visible_state(job)
-        if self.events is None or job.card_message_id is None or shown == job.card_shown:
+        if self.events is None or shown == job.card_shown:
             return job
         if await self.events.show_progress(job):
             return await self._store.set_card_shown(job.id, shown)

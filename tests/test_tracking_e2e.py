@@ -288,3 +288,16 @@ async def test_polling_survives_provider_trouble(world: World) -> None:
     world.provider.advance(3600)
     await world.wait_until(lambda: deliveries(world, job.thread_id), within=20)
     assert len(deliveries(world, job.thread_id)) == 1
+
+
+async def test_a_job_that_finished_just_before_the_deadline_is_delivered_not_expired(
+    world: World,
+) -> None:
+    job = await world.submitted_job("Late but done.")
+    tracking = world.config.file.tracking.model_copy(update={"max_job_minutes": 0.001})
+    world.provider.advance(3600)  # done at the provider; the bot's next look is past the deadline
+    world.bot.config = world.config.model_copy(
+        update={"file": world.config.file.model_copy(update={"tracking": tracking})}
+    )
+    await world.wait_until(lambda: deliveries(world, job.thread_id))
+    assert (await world.job(job.id)).state == "completed"

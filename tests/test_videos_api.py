@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -356,12 +357,13 @@ async def test_ping_proves_the_key(
 
 
 async def test_pacer_spaces_request_starts_per_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
+    clock = [100.0]
+    starts: list[float] = []
 
     async def fake_sleep(delay: float) -> None:
-        slept.append(round(delay, 3))
+        clock[0] += delay
 
-    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: 100.0)
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(ratelimit.asyncio, "sleep", fake_sleep)
     registry = ratelimit.PacerRegistry()
     pacer = registry.for_key("sk-a", 4.0)
@@ -369,7 +371,14 @@ async def test_pacer_spaces_request_starts_per_key(monkeypatch: pytest.MonkeyPat
     assert registry.for_key("sk-b", 4.0) is not pacer
     for _ in range(5):
         await pacer.wait()
-    assert slept == [0.25, 0.5, 0.75, 1.0]
+        starts.append(clock[0])
+    assert [round(b - a, 3) for a, b in itertools.pairwise(starts)] == [0.25] * 4
+    # After a stall, the overdue caller goes at once, and the next waits a full interval again.
+    clock[0] += 5.0
+    await pacer.wait()
+    stalled = clock[0]
+    await pacer.wait()
+    assert (stalled, round(clock[0] - stalled, 3)) == (starts[-1] + 5.0, 0.25)
 
 
 async def test_keys_never_appear_in_errors_or_reprs(

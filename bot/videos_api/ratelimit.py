@@ -10,20 +10,22 @@ import time
 class RequestPacer:
     """At most `rate` request starts per second, in arrival order.
 
-    Each caller books the next free slot and sleeps until it; no lock is needed
-    because booking happens without awaiting.
+    Starts are spaced from the previous *actual* start, one caller at a time: a
+    caller that wakes late (an event-loop stall) delays the next instead of
+    letting every overdue caller go at once, which booking slots ahead did.
     """
 
     def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate
-        self._next_slot = 0.0
+        self._last_start = -float("inf")
+        self._turn = asyncio.Lock()
 
     async def wait(self) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._turn:
+            delay = self._last_start + self.interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._last_start = time.monotonic()
 
 
 class PacerRegistry:
