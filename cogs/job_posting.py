@@ -15,7 +15,7 @@ from cogs.job_card import build_card, thread_name
 from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)
-CARD_CHANNELS = (discord.TextChannel, discord.Thread, discord.VoiceChannel)
+CARD_CHANNELS = (discord.TextChannel, discord.Thread, discord.VoiceChannel, discord.DMChannel)
 
 
 async def post_job_card(
@@ -44,7 +44,7 @@ async def post_job_card(
         return
     in_thread = into is not None or isinstance(channel, discord.Thread)
     thread: discord.abc.Messageable | None = channel if in_thread else None
-    if thread is None:
+    if thread is None and message.guild is not None:  # direct messages have no threads
         try:
             thread = await message.create_thread(name=thread_name(job), auto_archive_duration=1440)
         except discord.HTTPException:
@@ -61,6 +61,9 @@ async def post_job_card(
     bot.tracker.watch(job.id)
     if job.state != "active":
         return
+    if message.guild is None:
+        await reply(interaction, t("submit.done_dm", locale, task_id=task), locale=locale)
+        return
     if thread is None or thread_id is None:
         await reply(interaction, t("submit.done_no_thread", locale, task_id=task), locale=locale)
         return
@@ -71,3 +74,30 @@ async def post_job_card(
         )
     where = f"<#{thread_id}>"
     await reply(interaction, t("submit.done", locale, task_id=task, where=where), locale=locale)
+
+
+async def post_missing_card(bot: StoryboardBot, job: Job) -> bool:
+    """The card of a job that has none because the bot stopped (a crash mid-submission)
+    before posting it: posted where the member asked, without a thread, so they learn
+    what became of their storyboard. False to be asked again later."""
+    task = job.task_id or "-"
+    channel = bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+    try:
+        message = await channel.send(
+            embed=build_card(job), view=card_view(job), allowed_mentions=NO_MENTIONS
+        )
+    except (discord.Forbidden, discord.NotFound):
+        log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)
+        return True
+    except discord.HTTPException:
+        log.warning("job=%s task_id=%s: could not post the card yet", job.id, task, exc_info=True)
+        return False
+    await bot.store.set_card(
+        job.id,
+        channel_id=job.channel_id,
+        message_id=message.id,
+        thread_id=None,
+        shown=visible_state(job),
+    )
+    log.info("job=%s task_id=%s card=%s posted after a restart", job.id, task, message.id)
+    return True

@@ -156,7 +156,7 @@ class StoryboardCog(commands.Cog):
             ),
         ]
     )
-    @app_commands.guild_only()
+    # Not guild-only: in direct messages the access check allows it only with a DM key.
     async def storyboard(
         self,
         interaction: discord.Interaction,
