@@ -208,13 +208,19 @@ def _mismatch(shots: Sequence[Shot], total: int, seconds: int) -> StoryboardErro
     return StoryboardError("storyboard.durations_mismatch_shorten", total=total, expected=seconds)
 
 
+def _invisible(scene: str) -> bool:
+    """Nothing to read: empty, or only spaces and zero-width, joiner and direction marks
+    (format characters), which Discord's required field lets through."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in scene)
+
+
 def check_scenes(shots: Sequence[Shot]) -> None:
     if not shots:
         raise StoryboardError("storyboard.no_shots")
     if len(shots) > MAX_SHOTS:
         raise StoryboardError("storyboard.too_many_shots", count=len(shots), max=MAX_SHOTS)
     for number, shot in enumerate(shots, start=1):
-        if not shot.scene:
+        if _invisible(shot.scene):
             raise StoryboardError("storyboard.empty_scene", shot=number)
         if len(shot.scene) > MAX_SCENE_CHARS:
             raise StoryboardError(

@@ -23,8 +23,8 @@ from bot.tree import ensure_allowed
 from bot.videos_api import ContentTooLarge, VideoApiError
 from cogs.characters import submit_character
 from cogs.job_buttons import DYNAMIC_ITEMS, card_view, character_view
-from cogs.job_card import build_card, status_text
-from cogs.job_posting import post_job_card
+from cogs.job_card import build_card, escape, status_text
+from cogs.job_posting import post_job_card, post_missing_card
 from cogs.replies import NO_MENTIONS, reply, report_error
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,8 @@ class JobsCog(commands.Cog):
 
     async def show_progress(self, job: Job) -> bool:
         if job.card_channel_id is None or job.card_message_id is None:
-            return True
+            # No card yet (the bot stopped before posting it): post it, once.
+            return await post_missing_card(self.bot, job) if job.card_shown is None else True
         card = self.bot.get_partial_messageable(job.card_channel_id, guild_id=job.guild_id)
         try:
             await card.get_partial_message(job.card_message_id).edit(
@@ -455,7 +456,7 @@ class JobListView(ui.View):
             first = job.storyboard.shots[0].scene
             embed.add_field(
                 name=f"#{job.id} · {status_text(job, self.locale)}",
-                value=f"`{job.task_id or '-'}` · {t('card.seconds', self.locale, seconds=job.storyboard.settings.seconds)} · {discord.utils.escape_markdown(first[:80])}",
+                value=f"`{job.task_id or '-'}` · {t('card.seconds', self.locale, seconds=job.storyboard.settings.seconds)} · {escape(first[:80])}",
                 inline=False,
             )
         return None, embed

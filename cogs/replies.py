@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 # Room left in a 2000-character message for echoing what the member typed.
 ECHO_INLINE_LIMIT = 1500
+MESSAGE_LIMIT = 2000
 
 
 def describe_error(error: BaseException, locale: str, *, context: str = "") -> str:
@@ -63,8 +64,10 @@ async def reply(
     """
     file: discord.File | None = None
     if echo:
-        if len(echo) <= ECHO_INLINE_LIMIT:
-            text = f"{text}\n{t('submit.your_text', locale)}\n{_fence(echo)}"
+        inline = f"{text}\n{t('submit.your_text', locale)}\n{_fence(echo)}"
+        # Fencing lengthens the echo (one character per ```): measure the whole message.
+        if len(echo) <= ECHO_INLINE_LIMIT and len(inline) <= MESSAGE_LIMIT:
+            text = inline
         else:
             text = f"{text}\n{t('submit.your_text', locale)}"
             file = discord.File(io.BytesIO(echo.encode()), filename="storyboard.txt")

@@ -153,7 +153,7 @@ def build_panel(draft: Draft, locale: str | None = None) -> discord.Embed:
     description = "\n".join(lines) or t("draft.no_shots_yet", loc)
     colour = discord.Colour.blurple() if draft.is_open else discord.Colour.dark_grey()
     embed = discord.Embed(
-        title=_clip(t("draft.panel_title", loc, title=draft.title), 256),
+        title=_clip(t("draft.panel_title", loc, title=escape(draft.title)), 256),
         description=_clip(description, 4000),
         colour=colour,
     )

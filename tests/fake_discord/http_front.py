@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import traceback
 from collections.abc import AsyncIterator, Mapping
@@ -98,6 +99,8 @@ class HttpFront:
         if not known:
             await self.log.answered(call, 404, None)
             return web.Response(status=404, text="Not Found")
+        if self.world.cdn_delay:
+            await asyncio.sleep(self.world.cdn_delay)
         data, content_type = self.world.cdn[key]
         await self.log.answered(call, 200, None)
         return web.Response(body=data, headers={"Content-Type": content_type})

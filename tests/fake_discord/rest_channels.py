@@ -137,6 +137,9 @@ async def create_message(world: World, call: RecordedCall) -> Reply:
     if channel.is_forum or channel.type == ChannelType.GUILD_CATEGORY:
         raise ApiError(400, 50008, "Cannot send messages in a non-text channel")
     world.require(guild, channel, _send_permissions(channel, call))
+    earlier = _same_nonce(world, _body(call))
+    if earlier is not None:
+        return Reply(body=earlier)
     if channel.is_thread:
         if channel.locked and not world.bot_permissions(guild, channel) & Perm.MANAGE_THREADS:
             raise ApiError(403, 50083, "Thread is archived")
@@ -145,7 +148,30 @@ async def create_message(world: World, call: RecordedCall) -> Reply:
     msg = world.new_message(
         channel_id=channel.id, guild_id=guild.id, body=_body(call), files=call.files
     )
+    _remember_nonce(world, msg)
     return Reply(body=msg)
+
+
+# `enforce_nonce`, as Discord documents it: "If true and nonce is present, it will be checked
+# for uniqueness in the past few minutes. If another message was created by the same author
+# with the same nonce, that message will be returned and no new message will be created."
+# Only the bot creates messages through this route, so "the same author" always holds.
+NONCE_WINDOW_SECONDS = 120.0
+
+
+def _same_nonce(world: World, body: JSON) -> JSON | None:
+    nonce = body.get("nonce")
+    if nonce is None or not body.get("enforce_nonce"):
+        return None
+    seen = world.nonces.get(str(nonce))
+    if seen is None or world.now() - seen[1] > NONCE_WINDOW_SECONDS:
+        return None
+    return world.messages.get(seen[0])
+
+
+def _remember_nonce(world: World, msg: JSON) -> None:
+    if msg.get("nonce") is not None:
+        world.nonces[str(msg["nonce"])] = (int(msg["id"]), world.now())
 
 
 @ROUTES.route("GET", CH + "/messages")

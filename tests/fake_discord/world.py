@@ -81,6 +81,10 @@ class World:
         self.commands: dict[int | None, list[JSON]] = {}
         self.interactions: dict[int, InteractionState] = {}
         self.cdn: dict[str, tuple[bytes, str]] = {}
+        # Seconds every CDN download waits before answering (a slow CDN).
+        self.cdn_delay = 0.0
+        # Message nonces: nonce -> (message id, when), for `enforce_nonce` (rest_channels).
+        self.nonces: dict[str, tuple[int, float]] = {}
         self.base_url = ""
         self.emit: Callable[[str, JSON], Awaitable[None]] = _no_emit
 
