@@ -32,8 +32,10 @@ from tests.harness import FOLLOWUP, config_for
 
 
 class BareModal(ui.Modal, title="New storyboard video"):
-    def __init__(self) -> None:
-        super().__init__(custom_id="bare:modal")
+    def __init__(self, custom_id: str = "bare:modal") -> None:
+        # Unique per opening, as the Storyboard modal's: discord.py routes a submit by
+        # custom_id alone and forgets a modal once submitted.
+        super().__init__(custom_id=custom_id)
         for n in (1, 2, 3):
             self.add_item(
                 ui.Label(
@@ -65,7 +67,7 @@ class BareBot(commands.Bot):
 
         @app_commands.command(name="storyboard", description="Make a video")
         async def storyboard(interaction: discord.Interaction, shots: int = 3) -> None:
-            await interaction.response.send_modal(BareModal())
+            await interaction.response.send_modal(BareModal(f"bare:modal:{interaction.id}"))
 
         self.tree.add_command(storyboard)
 

@@ -24,7 +24,7 @@ from bot.videos_api import VideoApi
 log = logging.getLogger(__name__)
 
 CLOSE_DRAIN_SECONDS = 5.0
-IMAGE_DOWNLOADS = 8
+IMAGE_SLOTS = 8
 EXTENSIONS: tuple[str, ...] = (
     "cogs.errors",
     "cogs.storyboard",
@@ -59,8 +59,9 @@ class StoryboardBot(commands.Bot):
         self._submitter: Submitter | None = None
         self._tracker: Tracker | None = None
         self._inflight: set[asyncio.Task[object]] = set()
-        # Reference images are held whole while checked: bound how many at once.
-        self.image_downloads = asyncio.Semaphore(IMAGE_DOWNLOADS)
+        # Reference images are held whole while downloaded, checked and sent: bound how
+        # many at once (memory). The video API bounds uploads on other paths too.
+        self.image_slots = asyncio.Semaphore(IMAGE_SLOTS)
         # The ops endpoint (/healthz, /metrics), when [ops] listen is set.
         self.ops: OpsServer | None = None
 

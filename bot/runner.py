@@ -7,6 +7,8 @@ import contextlib
 import logging
 import signal
 
+import discord
+
 from bot.bot import StoryboardBot
 from bot.config import Config, config_file_warnings
 from bot.logs import setup_logging
@@ -40,9 +42,20 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
 
 
 def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO") -> int:
+    """0 after a stop by signal; 1 when Discord ended the session for good (bad token,
+    intents not allowed), logged through the masking handler like everything else."""
     setup_logging(log_level, config.secrets(), config.file.ops.log_format)
     for warning in config_file_warnings(config.path):
         log.warning("%s", warning)
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(_serve(config, force_sync=force_sync))
+    except KeyboardInterrupt:
+        pass
+    except (
+        discord.LoginFailure,
+        discord.PrivilegedIntentsRequired,
+        discord.ConnectionClosed,
+    ) as exc:
+        log.error("Discord ended the session (%s): %s", type(exc).__name__, exc)
+        return 1
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Literal
 
@@ -231,24 +232,26 @@ class StoryboardCog(commands.Cog):
             guild = self._guild_settings(interaction)
             shots = shots_from_fields(modal.texts(), author_id=interaction.user.id)
             attachment = modal.attachment()
-            image = (
-                await fetch_reference_image(
-                    attachment, guild.image_max_bytes, self.bot.image_downloads
+            # An image is held whole from download to the provider's answer: one slot
+            # for all of that bounds memory (a slot per stage let 50 images pile up).
+            holding = attachment is not None or modal.ready_image is not None
+            async with self.bot.image_slots if holding else contextlib.nullcontext():
+                image = (
+                    await fetch_reference_image(attachment, guild.image_max_bytes)
+                    if attachment
+                    else modal.ready_image
                 )
-                if attachment
-                else modal.ready_image
-            )
-            order = SubmitOrder(
-                request_key=f"quick:{modal.nonce}",
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id or 0,
-                user_id=interaction.user.id,
-                locale=locale,
-                storyboard=Storyboard(shots=tuple(shots), settings=modal.settings),
-                image=image,
-                filesize_limit=interaction.filesize_limit,
-            )
-            job = await self.bot.submitter.submit(order)
+                order = SubmitOrder(
+                    request_key=f"quick:{modal.nonce}",
+                    guild_id=interaction.guild_id,
+                    channel_id=interaction.channel_id or 0,
+                    user_id=interaction.user.id,
+                    locale=locale,
+                    storyboard=Storyboard(shots=tuple(shots), settings=modal.settings),
+                    image=image,
+                    filesize_limit=interaction.filesize_limit,
+                )
+                job = await self.bot.submitter.submit(order)
         except StoryboardError as error:
             await report_error(interaction, error, locale, echo=echo)
             return

@@ -498,7 +498,7 @@ async def test_sigkill_before_the_create_left_marks_the_job_uncertain_and_says_s
     assert card["channel_id"] == str(std.text.id)
     assert card["embeds"][0]["description"].endswith("The second try.")
     fields = card_fields(fd, job)
-    assert fields["Status"] == "Waiting for the provider to confirm"
+    assert fields["Status"] == "Not confirmed by the provider: Retry submits it again"
     assert fields["Requested by"] == f"<@{std.alice.id}>"
     buttons = [b["custom_id"] for row in card["components"] for b in row["components"]]
     assert f"sb:retry:{job['id']}" in buttons

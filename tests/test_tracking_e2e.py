@@ -24,6 +24,10 @@ def posts_in(world: World, channel_id: int | None) -> list[RecordedCall]:
     return [c for c in world.fd.calls_to(SEND) if c.params["channel_id"] == str(channel_id)]
 
 
+async def _delivered(world: World, job_id: int) -> bool:
+    return (await world.job(job_id)).delivered_at is not None
+
+
 def deliveries(world: World, thread_id: int | None) -> list[RecordedCall]:
     return [
         c
@@ -67,9 +71,10 @@ async def test_finished_video_is_posted_in_the_thread_mentioning_only_the_reques
     await world.wait_until(
         lambda: status_of(card_edits(world, job.card_message_id)[-1]) == "Completed"
     )
+    # Delivery is recorded just after the post: wait for it rather than race it.
+    await world.wait_until(lambda: _delivered(world, job.id))
     done = await world.job(job.id)
     assert done.state == "completed"
-    assert done.delivered_at is not None
     [download] = world.provider.requests_to("content")
     assert download.key == "sk-guild-a"
 
@@ -96,7 +101,7 @@ async def test_a_video_over_the_upload_limit_is_not_uploaded(world: World) -> No
         or "upload limit" in post.json["content"]
     )
     assert f"task `{job.task_id}`" in post.json["content"]
-    assert (await world.job(job.id)).delivered_at is not None
+    await world.wait_until(lambda: _delivered(world, job.id))
 
 
 async def test_a_failed_job_says_why(world: World) -> None:
@@ -148,7 +153,7 @@ async def test_a_restart_mid_job_delivers_exactly_once(world: World) -> None:
     world.provider.advance(3600)
     await world.wait_until(lambda: deliveries(world, other.thread_id))
     assert len(deliveries(world, job.thread_id)) == 1
-    assert (await world.job(job.id)).delivered_at is not None
+    await world.wait_until(lambda: _delivered(world, job.id))
     assert len(world.provider.requests_to("content")) == 2
     assert [r.path for r in world.provider.requests_to("content")].count(
         f"/v1/videos/{job.task_id}/content"

@@ -318,7 +318,7 @@ class DraftActions:
             guild = self.bot.config.guild(draft.guild_id)
             require_manager(draft, actor_of(interaction), guild)
             image = await fetch_reference_image(
-                modal.upload.values[0], guild.image_max_bytes, self.bot.image_downloads
+                modal.upload.values[0], guild.image_max_bytes, self.bot.image_slots
             )
             draft = await self.bot.store.drafts.set_image(draft.id, image)
             await self.refresh(draft)
