@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot.config import Config
 from bot.ops import OpsServer, start_ops
 from bot.store import Store
+from bot.store_api import StoreApi
 from bot.submission import Submitter
 from bot.tracker import Tracker
 from bot.tree import StoryboardTree
@@ -72,7 +73,7 @@ class StoryboardBot(commands.Bot):
         return self._video_api
 
     @property
-    def store(self) -> Store:
+    def store(self) -> StoreApi:
         if self._store is None:
             raise RuntimeError("store used before setup_hook")
         return self._store

@@ -9,14 +9,15 @@ from collections.abc import Callable
 from bot.config import Config
 from bot.drafts import Actor, Draft, require_manager, require_open
 from bot.errors import StoryboardError
-from bot.store import Job, Store
+from bot.store import Job
+from bot.store_api import StoreApi
 from bot.submission import SubmitOrder, Submitter
 
 log = logging.getLogger(__name__)
 
 
 class DraftService:
-    def __init__(self, store: Store, submitter: Submitter, config: Callable[[], Config]) -> None:
+    def __init__(self, store: StoreApi, submitter: Submitter, config: Callable[[], Config]) -> None:
         self._store = store
         self._submitter = submitter
         self._config = config

@@ -18,7 +18,8 @@ from bot.access import QuotaRule
 from bot.characters import CharacterSource
 from bot.config import Config, GuildSettings
 from bot.errors import StoryboardError
-from bot.store import DuplicateRequest, Job, NewJob, Store
+from bot.store import DuplicateRequest, Job, NewJob
+from bot.store_api import StoreApi
 from bot.storyboard import (
     Shot,
     Storyboard,
@@ -52,7 +53,7 @@ class SubmitOrder(BaseModel):
 
 
 class Submitter:
-    def __init__(self, store: Store, api: VideoApi, config: Callable[[], Config]) -> None:
+    def __init__(self, store: StoreApi, api: VideoApi, config: Callable[[], Config]) -> None:
         self._store = store
         self._api = api
         self._config = config

@@ -27,7 +27,8 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from bot.config import Config, TrackingSection
-from bot.store import Job, Store
+from bot.store import Job
+from bot.store_api import StoreApi
 from bot.videos_api import NotFound, RateLimited, VideoApi, VideoApiError, VideoJob
 from bot.videos_api.models import VideoError
 
@@ -107,7 +108,7 @@ def _belongs_to(video: VideoJob, job: Job) -> bool:
 class Tracker:
     def __init__(
         self,
-        store: Store,
+        store: StoreApi,
         api: VideoApi,
         config: Callable[[], Config],
         *,

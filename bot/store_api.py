@@ -1,0 +1,161 @@
+"""The store's interface: what the tracker, the submission path and the cogs rely on.
+
+`Store` (SQLite, `bot/store.py`) is the one implementation today. Another
+backend (PostgreSQL for several processes, see docs/scaling.md) is a new
+module implementing these two protocols; mypy checks that `Store` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from bot.access import QuotaRule, Usage
+from bot.drafts import Draft, DraftState
+from bot.store import Job, NewJob
+from bot.storyboard import StoryboardSettings
+from bot.videos_api.models import ReferenceImage, VideoJob
+
+
+class DraftStoreApi(Protocol):
+    async def create(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        owner_id: int,
+        title: str,
+        locale: str,
+        settings: StoryboardSettings,
+    ) -> Draft: ...
+
+    async def find(self, draft_id: int) -> Draft | None: ...
+
+    async def get(self, draft_id: int) -> Draft: ...
+
+    async def set_panel(self, draft_id: int, *, thread_id: int, panel_message_id: int) -> Draft: ...
+
+    async def add_shot(
+        self, draft_id: int, *, scene: str, duration: int | None, author_id: int
+    ) -> Draft: ...
+
+    async def edit_shot(
+        self, draft_id: int, shot_id: int, *, seen_version: int, scene: str, duration: int | None
+    ) -> Draft: ...
+
+    async def remove_shot(self, draft_id: int, shot_id: int, *, seen_version: int) -> Draft: ...
+
+    async def move_shot(self, draft_id: int, shot_id: int, step: int) -> Draft:
+        """Swap a shot with its neighbour above (-1) or below (+1)."""
+
+    async def update_settings(
+        self, draft_id: int, *, seen_version: int, settings: StoryboardSettings
+    ) -> Draft: ...
+
+    async def set_image(self, draft_id: int, image: ReferenceImage) -> Draft: ...
+
+    async def image(self, draft_id: int) -> ReferenceImage | None: ...
+
+    async def close(
+        self,
+        draft_id: int,
+        state: DraftState,
+        *,
+        job_id: int | None = None,
+        only_if_open: bool = True,
+    ) -> bool:
+        """Lock a draft as submitted, discarded or archived; False if it was not open."""
+
+    async def reopen(self, draft_id: int) -> None:
+        """A submission that did not go through leaves the draft open for another try."""
+
+    async def open_for_member(
+        self, guild_id: int, user_id: int, limit: int = 25
+    ) -> list[Draft]: ...
+
+    async def untouched_since(self, cutoff: float) -> list[Draft]: ...
+
+    async def stash_image(self, user_id: int, image: ReferenceImage) -> int: ...
+
+    async def stashed_image(self, stash_id: int, user_id: int) -> ReferenceImage | None: ...
+
+
+class StoreApi(Protocol):
+    @property
+    def drafts(self) -> DraftStoreApi:
+        """Draft operations, sharing the store's connection and write lock."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Proves the database answers and is writable."""
+
+    async def create_job(self, new: NewJob, quota: QuotaRule | None = None) -> Job:
+        """Store a job in state `pending`; raises `DuplicateRequest` for a known request key."""
+
+    async def usage_now(self, guild_id: int | None, user_id: int, since: float) -> Usage:
+        """Jobs that count (not refused by the provider) since `since`."""
+
+    async def usage_by_member(self, guild_id: int, since: float) -> list[tuple[int, int, int]]:
+        """(user id, jobs, video seconds) since `since`, busiest first; refused jobs excluded."""
+
+    async def open_jobs_of(self, guild_id: int) -> list[Job]: ...
+
+    async def mark_submitted(self, job_id: int, video: VideoJob) -> Job: ...
+
+    async def mark_submit_failed(
+        self, job_id: int, error_key: str, fields: dict[str, Any]
+    ) -> Job: ...
+
+    async def mark_uncertain(self, job_id: int, detail: str) -> Job: ...
+
+    async def set_card(
+        self,
+        job_id: int,
+        *,
+        channel_id: int,
+        message_id: int,
+        thread_id: int | None,
+        shown: str | None = None,
+    ) -> Job: ...
+
+    async def job(self, job_id: int) -> Job: ...
+
+    async def find_job(self, job_id: int) -> Job | None: ...
+
+    async def job_by_request_key(self, key: str) -> Job | None: ...
+
+    async def job_by_task(self, task_id: str) -> Job | None: ...
+
+    async def jobs(self) -> list[Job]: ...
+
+    async def job_by_reference(self, guild_id: int | None, reference: str) -> Job | None:
+        """A guild's job by its number (`12`, `#12`) or the provider's task id."""
+
+    async def job_image(self, job_id: int) -> ReferenceImage | None: ...
+
+    async def record_poll(self, job_id: int, video: VideoJob) -> Job:
+        """Keep the provider's answer; a terminal status finishes the job."""
+
+    async def mark_expired(self, job_id: int, minutes: float) -> Job: ...
+
+    async def mark_cancelled(self, job_id: int) -> Job: ...
+
+    async def set_card_shown(self, job_id: int, shown: str) -> Job: ...
+
+    async def mark_delivered(self, job_id: int) -> Job: ...
+
+    async def open_job_ids(self) -> list[int]:
+        """Ids of the jobs `open_jobs` returns, without loading them."""
+
+    async def open_jobs(self) -> list[Job]:
+        """Jobs the tracker must watch: waiting on the provider, or finished but not told."""
+
+    async def recent_jobs(
+        self, *, guild_id: int, user_id: int | None = None, limit: int = 10, offset: int = 0
+    ) -> list[Job]: ...
+
+    async def count_jobs_by_state(self) -> dict[str, int]: ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
