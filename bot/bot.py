@@ -63,6 +63,8 @@ class StoryboardBot(commands.Bot):
         # Reference images are held whole while downloaded, checked and sent: bound how
         # many at once (memory). The video API bounds uploads on other paths too.
         self.image_slots = asyncio.Semaphore(IMAGE_SLOTS)
+        # (job id, action) of paid button presses under way: a double click pays once.
+        self.pressing: set[tuple[int, str]] = set()
         # The ops endpoint (/healthz, /metrics), when [ops] listen is set.
         self.ops: OpsServer | None = None
 

@@ -40,6 +40,11 @@ class DraftService:
         draft = await drafts.get(draft_id)
         require_open(draft)
         require_manager(draft, actor, self._config().guild(draft.guild_id))
+        # Lock first, then read: an edit landing meanwhile is either in what is sent or
+        # refused (edits apply only while the draft is open), never silently dropped.
+        if not await drafts.close(draft_id, "submitted"):
+            raise StoryboardError(f"draft.is_{(await drafts.get(draft_id)).state}")
+        draft = await drafts.get(draft_id)
         order = SubmitOrder(
             request_key=request_key,
             guild_id=draft.guild_id,
@@ -50,9 +55,11 @@ class DraftService:
             image=await drafts.image(draft_id),
             filesize_limit=filesize_limit,
         )
-        self._submitter.validate(order)
-        if not await drafts.close(draft_id, "submitted"):
-            raise StoryboardError(f"draft.is_{(await drafts.get(draft_id)).state}")
+        try:
+            self._submitter.validate(order)
+        except BaseException:
+            await drafts.reopen(draft_id)
+            raise
         try:
             job = await self._submitter.submit(order)
         except BaseException:

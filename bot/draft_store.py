@@ -31,6 +31,9 @@ class StaleEdit(StoryboardError):
         self.current = current
 
 
+# Shot changes apply only while their draft is open (a picker or modal can outlive it).
+_WHILE_OPEN = " AND EXISTS (SELECT 1 FROM drafts WHERE id = ? AND state = 'open')"
+
 _DRAFT_COLUMNS = (
     "id, guild_id, channel_id, thread_id, panel_message_id, owner_id, title, locale, settings, "
     "state, version, job_id, image_filename, created_at, updated_at"
@@ -151,16 +154,17 @@ class DraftStore:
     ) -> Draft:
         changed = await self._change(
             """UPDATE draft_shots SET scene = ?, duration = ?, version = version + 1, updated_at = ?
-               WHERE id = ? AND draft_id = ? AND version = ?""",
-            (scene, duration, time.time(), shot_id, draft_id, seen_version),
+               WHERE id = ? AND draft_id = ? AND version = ?"""
+            + _WHILE_OPEN,
+            (scene, duration, time.time(), shot_id, draft_id, seen_version, draft_id),
             draft_id,
         )
         return await self._after(draft_id, shot_id, changed)
 
     async def remove_shot(self, draft_id: int, shot_id: int, *, seen_version: int) -> Draft:
         changed = await self._change(
-            "DELETE FROM draft_shots WHERE id = ? AND draft_id = ? AND version = ?",
-            (shot_id, draft_id, seen_version),
+            "DELETE FROM draft_shots WHERE id = ? AND draft_id = ? AND version = ?" + _WHILE_OPEN,
+            (shot_id, draft_id, seen_version, draft_id),
             draft_id,
         )
         return await self._after(draft_id, shot_id, changed)
@@ -169,6 +173,8 @@ class DraftStore:
         draft = await self.get(draft_id)
         if changed:
             return draft
+        if not draft.is_open:
+            raise StoryboardError(f"draft.is_{draft.state}")
         current = next((s for s in draft.shots if s.id == shot_id), None)
         if current is None:
             raise StoryboardError("draft.shot_gone")
@@ -177,6 +183,9 @@ class DraftStore:
     async def move_shot(self, draft_id: int, shot_id: int, step: int) -> Draft:
         """Swap a shot with its neighbour above (-1) or below (+1)."""
         async with self._write:
+            state = await self._rows("SELECT state FROM drafts WHERE id = ?", (draft_id,))
+            if state and state[0]["state"] != "open":
+                raise StoryboardError(f"draft.is_{state[0]['state']}")
             rows = await self._rows(
                 "SELECT id, position FROM draft_shots WHERE draft_id = ? ORDER BY position, id",
                 (draft_id,),

@@ -27,6 +27,10 @@ class SecretMaskingFilter(logging.Filter):
         super().__init__()
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """Mask these too (a config reload brings new keys); old ones stay masked."""
+        self.secrets = sorted({*self.secrets, *(s for s in secrets if s)}, key=len, reverse=True)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
@@ -65,6 +69,15 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def mask_more_secrets(secrets: Iterable[str]) -> None:
+    """Teach every masking filter on the root handlers about new secrets."""
+    values = list(secrets)
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, SecretMaskingFilter):
+                found.add(values)
 
 
 def setup_logging(

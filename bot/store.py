@@ -147,10 +147,7 @@ class Store:
 
     async def ping(self) -> None:
         """Proves the database answers and is writable."""
-        await self._db.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('ping', ?)", (str(time.time()),)
-        )
-        await self._db.commit()
+        await self.set_meta("ping", str(time.time()))
 
     # Jobs
 
@@ -241,13 +238,21 @@ class Store:
         assert job_id is not None
         return job_id
 
-    async def _update(self, job_id: int, **fields: Any) -> Job:
+    async def _update(
+        self, job_id: int, *, only_in: tuple[JobState, ...] = (), **fields: Any
+    ) -> Job:
+        """Change a job's fields; with `only_in`, only while it is in one of those states."""
         fields["updated_at"] = time.time()
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self._db.execute(
-            f"UPDATE jobs SET {assignments} WHERE id = ?", (*fields.values(), job_id)
-        )
-        await self._db.commit()
+        guard = f" AND state IN ({', '.join('?' * len(only_in))})" if only_in else ""
+        # Under the write lock: a rollback elsewhere (a duplicate request key) must not
+        # take this write with it.
+        async with self._write:
+            await self._db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ?{guard}",
+                (*fields.values(), job_id, *only_in),
+            )
+            await self._db.commit()
         return await self.job(job_id)
 
     async def mark_submitted(self, job_id: int, video: VideoJob) -> Job:
@@ -360,7 +365,7 @@ class Store:
                     }
                 ),
             }
-        return await self._update(job_id, **fields)
+        return await self._update(job_id, only_in=("active",), **fields)
 
     async def mark_expired(self, job_id: int, minutes: float) -> Job:
         return await self._update(
@@ -372,7 +377,9 @@ class Store:
         )
 
     async def mark_cancelled(self, job_id: int) -> Job:
-        return await self._update(job_id, state="cancelled", finished_at=time.time())
+        return await self._update(
+            job_id, only_in=("active",), state="cancelled", finished_at=time.time()
+        )
 
     async def set_card_shown(self, job_id: int, shown: str) -> Job:
         return await self._update(job_id, card_shown=shown)
@@ -429,7 +436,8 @@ class Store:
         return str(row[0]) if row else None
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self._db.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
-        )
-        await self._db.commit()
+        async with self._write:
+            await self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
+            )
+            await self._db.commit()

@@ -246,6 +246,8 @@ class Tracker:
                 job.provider_status,
                 job.progress,
             )
+        if job.state == "cancelled":
+            return  # cancelled by its member while this poll was under way
         if job.state != "active":
             await self._finish(job)
             return

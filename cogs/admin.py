@@ -16,6 +16,7 @@ from bot.bot import StoryboardBot
 from bot.config import ConfigError, GuildSettings, load_config, mask_secret
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.logs import mask_more_secrets
 from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,8 @@ class AdminCog(commands.Cog):
                 locale=locale,
             )
             return
+        # Mask the new keys before anything can log them.
+        mask_more_secrets(fresh.secrets())
         self.bot.config = fresh
         log.info("config reloaded from %s by user=%s", path, interaction.user.id)
         await reply(

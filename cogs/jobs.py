@@ -29,6 +29,8 @@ from cogs.replies import NO_MENTIONS, reply, report_error
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
+# Buttons that pay for a new job: a second press while the first runs is refused.
+PAID_ACTIONS = frozenset({"retry", "character"})
 CHARACTER_ANSWER_FIELDS = ("character_id", "character", "character_name", "username", "name")
 
 
@@ -80,27 +82,33 @@ async def _own_job(interaction: discord.Interaction, job_id: int, locale: str) -
 
 async def handle_button(interaction: discord.Interaction, action: str, job_id: int) -> None:
     locale = pick_locale(str(interaction.locale))
+    bot = _bot(interaction)
+    held: tuple[int, str] | None = None
     try:
-        ensure_allowed(_bot(interaction).config, interaction)
+        ensure_allowed(bot.config, interaction)
         job = await _own_job(interaction, job_id, locale)
         if job is None:
             return
+        if action in PAID_ACTIONS:
+            # Checked and taken with no await between: a double click pays once.
+            if (job.id, action) in bot.pressing:
+                await reply(
+                    interaction, t("jobs.already_working", locale, job=job.id), locale=locale
+                )
+                return
+            held = (job.id, action)
+            bot.pressing.add(held)
         if action == "details":
             await reply(interaction, details_text(job, locale), locale=locale)
         elif action == "retry":
-            await resubmit(
-                interaction,
-                job,
-                Storyboard(shots=job.storyboard.shots, settings=job.storyboard.settings),
-                locale,
-            )
+            board = Storyboard(shots=job.storyboard.shots, settings=job.storyboard.settings)
+            await resubmit(interaction, job, board, locale)
         elif action == "remix":
             await interaction.response.send_modal(RemixModal(job, locale))
         elif action == "character":
             if job.state != "completed" or job.task_id is None:
                 raise StoryboardError("character.task_not_finished", job=job.id)
             await interaction.response.defer(ephemeral=True, thinking=True)
-            bot = _bot(interaction)
             source = CharacterSource(from_task=job.task_id, from_job=job.id)
             into = (
                 bot.get_partial_messageable(job.thread_id, guild_id=job.guild_id)
@@ -110,6 +118,9 @@ async def handle_button(interaction: discord.Interaction, action: str, job_id: i
             await submit_character(bot, interaction, source, "", locale, into=into)
     except Exception as error:
         await report_error(interaction, error, locale)
+    finally:
+        if held is not None:
+            bot.pressing.discard(held)
 
 
 def details_text(job: Job, locale: str) -> str:
@@ -422,11 +433,16 @@ class JobsCog(commands.Cog):
         if job.state != "active" or job.provider_status != "queued" or job.task_id is None:
             await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
             return
+        # The provider may take a while (paced, retried): answer within Discord's 3 s first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.video_api.client_for(settings).delete(job.task_id)
         job = await self.bot.store.mark_cancelled(job.id)
-        await self.show_progress(job)
+        if job.state != "cancelled":  # it moved on at the provider meanwhile
+            await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
+            return
         await self.bot.store.mark_delivered(job.id)
         await reply(interaction, t("jobs.cancelled", locale, job=job.id), locale=locale)
+        await self.show_progress(job)
 
 
 class JobListView(ui.View):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from bot.drafts import Draft
+from bot.errors import StoryboardError
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.models import Member
 from tests.harness import SEND, World, followup_text, png_bytes
@@ -319,3 +322,21 @@ async def test_in_a_forum_the_draft_is_a_post_whose_first_message_is_the_panel(
     assert draft.thread_id == int(post.response["id"])
     sub = await add_shot(world, draft, world.std.alice, "In the forum.")
     assert "Added shot 1." in reply_of(sub)
+
+
+async def test_a_submitted_draft_refuses_late_shot_changes(world: World) -> None:
+    draft = await new_draft(world)
+    await add_shot(world, draft, world.std.alice, "Locked soon.")
+    draft = await current(world, draft)
+    shot = draft.shots[0]
+    assert await world.bot.store.drafts.close(draft.id, "submitted")
+    drafts = world.bot.store.drafts
+    for change in (
+        drafts.edit_shot(draft.id, shot.id, seen_version=shot.version, scene="late", duration=None),
+        drafts.remove_shot(draft.id, shot.id, seen_version=shot.version),
+        drafts.move_shot(draft.id, shot.id, 1),
+    ):
+        with pytest.raises(StoryboardError) as refused:
+            await change
+        assert refused.value.key == "draft.is_submitted"
+    assert [s.scene for s in (await current(world, draft)).shots] == ["Locked soon."]

@@ -187,3 +187,24 @@ daily_jobs_per_user = 3
     assert f"guilds.{GUILD_ID}.daily_jobs_per_user" in text
     assert GUILD_A_KEY not in text
     assert world.bot.config.guild(GUILD_ID).daily_jobs_per_user == 3
+
+
+async def test_keys_added_by_a_reload_are_masked_in_the_logs(world: World) -> None:
+    import logging
+
+    from bot.logs import SecretMaskingFilter, mask_more_secrets
+
+    handler = logging.StreamHandler()
+    mask = SecretMaskingFilter(world.config.secrets())
+    handler.addFilter(mask)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        mask_more_secrets(["sk-brand-new-key-after-reload"])
+        record = logging.LogRecord(
+            "x", logging.INFO, __file__, 1, "key %s", ("sk-brand-new-key-after-reload",), None
+        )
+        mask.filter(record)
+        assert record.getMessage() == "key ****"
+    finally:
+        root.removeHandler(handler)

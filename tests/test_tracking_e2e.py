@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.fake_discord import RecordedCall
@@ -277,9 +278,8 @@ async def test_video_status_list_and_cancel(world: World) -> None:
         name="video cancel",
         options={"id": job.task_id},
     )
-    await ix.wait_callback()
-    assert ix.callback is not None
-    assert ix.callback["data"]["content"] == f"Job #{job.id} is cancelled."
+    await world.wait_reply(ix)  # deferred: the provider is asked first
+    assert followup_text(ix) == f"Job #{job.id} is cancelled."
     assert world.provider.jobs[job.task_id or ""].deleted
     assert (await world.job(job.id)).state == "cancelled"
 
@@ -306,3 +306,19 @@ async def test_a_job_that_finished_just_before_the_deadline_is_delivered_not_exp
     )
     await world.wait_until(lambda: deliveries(world, job.thread_id))
     assert (await world.job(job.id)).state == "completed"
+
+
+async def test_a_double_click_on_retry_pays_once(world: World) -> None:
+    job = await world.submitted_job("Only once more.")
+    first, second = await asyncio.gather(
+        world.fd.press_button(job.card_message_id or 0, f"sb:retry:{job.id}", user=world.std.alice),
+        world.fd.press_button(job.card_message_id or 0, f"sb:retry:{job.id}", user=world.std.alice),
+    )
+    for ix in (first, second):
+        await ix.wait_callback()
+    [refused] = [ix for ix in (first, second) if ix.callback_type == 4]
+    [retried] = [ix for ix in (first, second) if ix.callback_type == 5]
+    assert refused.callback is not None
+    assert "is already being resubmitted" in refused.callback["data"]["content"]
+    await world.wait_reply(retried)
+    assert len(world.provider.requests_to("create")) == 2  # the original and one retry

@@ -389,3 +389,16 @@ async def test_keys_never_appear_in_errors_or_reprs(
         await c.create(request())
     assert "sk-very-secret" not in repr(exc.value) + str(exc.value) + repr(exc.value.fields)
     assert "sk-very-secret" not in repr(settings(fake_provider, "sk-very-secret-key-123"))
+
+
+async def test_a_provider_message_quoting_our_key_is_scrubbed(
+    session: aiohttp.ClientSession, fake_provider: FakeProvider
+) -> None:
+    body = {
+        "error": {"message": f"key {GUILD_A_KEY} has no access to sora-2-pro", "param": "model"}
+    }
+    fake_provider.inject(Fault(route="create", kind="status", status=400, body=body))
+    with pytest.raises(Rejected) as exc:
+        await client(session, fake_provider).create(request())
+    assert exc.value.message == "key **** has no access to sora-2-pro"
+    assert GUILD_A_KEY not in repr(exc.value.fields)

@@ -230,7 +230,7 @@ class VideoClient:
                             raise seen.failed(SubmissionUnknown("unreadable answer")) from None
                         error, retryable = ProviderDown(answer.status, "unreadable answer"), True
                 else:
-                    error = error_for(answer.status, answer.headers, answer.body)
+                    error = self._scrubbed(error_for(answer.status, answer.headers, answer.body))
                     retry_after = _retry_after(answer.headers)
                     # A 429 means the provider did not take the request: safe for create too.
                     retryable = answer.status in RETRYABLE_STATUSES and (
@@ -251,6 +251,15 @@ class VideoClient:
                 delay,
             )
             await asyncio.sleep(delay)
+
+    def _scrubbed(self, error: VideoApiError) -> VideoApiError:
+        """A provider's message is shown to members: never with our key in it."""
+        key = self._key.get_secret_value()
+        if isinstance(error, Rejected) and key and key in error.message:
+            clean = error.message.replace(key, "****")
+            scrubbed = type(error)(error.status, clean, error.param, error.code)
+            return scrubbed
+        return error
 
     @staticmethod
     def _job(answer: _Answer) -> VideoJob:
@@ -407,7 +416,7 @@ class VideoClient:
             ) as resp:
                 if resp.status != 200:
                     body = await _read_bounded(resp, MAX_JSON_BYTES)
-                    raise error_for(resp.status, resp.headers, body)
+                    raise self._scrubbed(error_for(resp.status, resp.headers, body))
                 if resp.content_length is not None and resp.content_length > max_bytes:
                     raise ContentTooLarge(max_bytes)
                 size = 0

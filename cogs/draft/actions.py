@@ -137,10 +137,11 @@ class DraftActions:
                 require_manager(draft, actor, guild)
                 if not await self.bot.store.drafts.close(draft.id, "discarded"):
                     raise StoryboardError("draft.is_discarded")
-                await self.refresh(await self.bot.store.drafts.get(draft.id))
+                # Answer first: a rate-limited panel edit must not run out Discord's 3 s.
                 await reply(
                     interaction, t("draft.discarded", locale, draft=draft.id), locale=locale
                 )
+                await self.refresh(await self.bot.store.drafts.get(draft.id))
             elif action == "duplicate":
                 await self.duplicate(interaction, draft, actor, locale)
         except StoryboardError as error:
@@ -243,8 +244,8 @@ class DraftActions:
             else:
                 draft = await drafts.move_shot(draft.id, shot_id, -1 if action == "up" else 1)
                 text = t("draft.moved", locale, number=number, now=draft.number_of(shot_id))
-            await self.refresh(draft)
             await interaction.response.edit_message(content=text, view=None)
+            await self.refresh(draft)
         except StoryboardError as error:
             await self.report(interaction, error, locale)
 
@@ -277,8 +278,8 @@ class DraftActions:
                     duration=duration,
                 )
                 text = t("draft.edited", locale, number=draft.number_of(modal.shot.id))
-            await self.refresh(draft)
             await reply(interaction, text, locale=locale)
+            await self.refresh(draft)
         except StoryboardError as error:
             await self.report(interaction, error, locale, echo=modal.scene.value)
 
@@ -298,7 +299,6 @@ class DraftActions:
             draft = await self.bot.store.drafts.update_settings(
                 draft.id, seen_version=modal.draft.version, settings=settings
             )
-            await self.refresh(draft)
             text = t("draft.settings_saved", locale)
             problem = draft.timing_problem()
             if problem is not None:
@@ -306,6 +306,7 @@ class DraftActions:
                     "draft.total_problem", locale, reason=t(problem.key, locale, **problem.fields)
                 )
             await reply(interaction, text, locale=locale)
+            await self.refresh(draft)
         except StoryboardError as error:
             await self.report(interaction, error, locale)
 

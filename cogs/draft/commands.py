@@ -116,10 +116,10 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
         if not may_manage(draft, actor_of(interaction), bot.config.guild(draft.guild_id)):
             raise StoryboardError("draft.owner_only", owner=f"<@{draft.owner_id}>")
         draft = await bot.store.drafts.set_image(draft.id, image)
-        await actions.refresh(draft)
         await interaction.response.edit_message(
             content=t("draft.image_set", locale, name=image.filename), view=None
         )
+        await actions.refresh(draft)
     except StoryboardError as error:
         await actions.report(interaction, error, locale)
 
