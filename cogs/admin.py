@@ -104,6 +104,8 @@ class AdminCog(commands.Cog):
     async def show(self, interaction: discord.Interaction) -> None:
         self._require_manager(interaction)
         locale = pick_locale(str(interaction.locale))
+        # The queries below are quick, but under load the 3 s must not depend on them.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = interaction.guild_id or 0
         g = self.bot.config.guild(guild_id)
         now = time.time()
@@ -135,7 +137,7 @@ class AdminCog(commands.Cog):
             value="\n".join(lines)[:1024] or "-",
             inline=False,
         )
-        await interaction.response.send_message(
+        await interaction.followup.send(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 

@@ -132,9 +132,12 @@ async def test_admin_view_masks_the_key_and_shows_usage(world: World) -> None:
     refused = await admin_show(world, world.std.alice)
     assert "Only members with Manage Server" in text_of(refused)
     ix = await admin_show(world, world.std.admin)
+    await world.wait_reply(ix)
+    assert ix.callback_type == 5
     assert ix.callback is not None
-    data = ix.callback["data"]
-    assert data["flags"] == 64
+    assert ix.callback["data"]["flags"] == 64  # deferred ephemeral: the answer stays private
+    data = ix.original_message
+    assert data is not None
     rendered = repr(data)
     assert GUILD_A_KEY not in rendered
     assert GUILD_A_KEY[-5:] not in rendered  # at most the last 4 characters
