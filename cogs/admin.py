@@ -137,9 +137,7 @@ class AdminCog(commands.Cog):
             value="\n".join(lines)[:1024] or "-",
             inline=False,
         )
-        await interaction.followup.send(
-            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @admin.command(
         name="reload",
