@@ -167,15 +167,18 @@ class StoryboardBot(commands.Bot):
     async def close(self) -> None:
         # Whoever closes us, work a member is waiting on gets to finish first.
         await self.drain(CLOSE_DRAIN_SECONDS)
-        if self.ops is not None:
-            await self.ops.stop()
-            self.ops = None
+        # Each resource is taken before it is awaited: discord.py closes the client itself
+        # on a fatal gateway close, and a second close at the same moment must not close
+        # the same aiosqlite connection twice (that waits forever).
+        ops, self.ops = self.ops, None
+        if ops is not None:
+            await ops.stop()
         if self._tracker is not None:
             await self._tracker.stop()
         await super().close()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        store, self._store = self._store, None
+        if store is not None:
+            await store.close()
