@@ -31,7 +31,11 @@ log = logging.getLogger(__name__)
 JobState = Literal[
     "pending", "active", "completed", "failed", "submit_failed", "uncertain", "expired", "cancelled"
 ]
-OPEN_STATES: tuple[JobState, ...] = ("pending", "active")
+# Jobs the tracker must look at: waiting on the provider, or finished but the member not told.
+OPEN_JOBS = (
+    "state IN ('pending', 'active', 'uncertain')"
+    " OR (state IN ('completed', 'failed', 'expired') AND delivered_at IS NULL)"
+)
 
 
 class DuplicateRequest(Exception):
@@ -389,23 +393,13 @@ class Store:
 
     async def open_job_ids(self) -> list[int]:
         """Ids of the jobs `open_jobs` returns, without loading them."""
-        async with self._db.execute(
-            """SELECT id FROM jobs
-               WHERE state IN ('pending', 'active', 'uncertain')
-                  OR (state IN ('completed', 'failed', 'expired') AND delivered_at IS NULL)
-               ORDER BY id"""
-        ) as cur:
+        async with self._db.execute(f"SELECT id FROM jobs WHERE {OPEN_JOBS} ORDER BY id") as cur:
             rows = await cur.fetchall()
         return [int(r[0]) for r in rows]
 
     async def open_jobs(self) -> list[Job]:
         """Jobs the tracker must watch: waiting on the provider, or finished but not told."""
-        async with self._db.execute(
-            """SELECT * FROM jobs
-               WHERE state IN ('pending', 'active', 'uncertain')
-                  OR (state IN ('completed', 'failed', 'expired') AND delivered_at IS NULL)
-               ORDER BY id"""
-        ) as cur:
+        async with self._db.execute(f"SELECT * FROM jobs WHERE {OPEN_JOBS} ORDER BY id") as cur:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
 

@@ -12,12 +12,12 @@ from discord.ext import commands
 from bot.bot import StoryboardBot
 from bot.characters import CharacterSource, check_url, parse_range
 from bot.errors import StoryboardError
-from bot.i18n import pick_locale, t
+from bot.i18n import pick_locale
 from bot.store import Job
 from bot.storyboard import Shot, Storyboard, StoryboardSettings
 from bot.submission import SubmitOrder
 from cogs.job_posting import post_job_card
-from cogs.replies import reply
+from cogs.replies import reply_not_submitted
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ async def submit_character(
     with bot.busy():
         job = await bot.submitter.submit(order)
         if job.state == "submit_failed":
-            reason = t(job.error_key or "provider.down", locale, **job.error_fields)
-            await reply(interaction, t("submit.failed", locale, reason=reason), locale=locale)
+            await reply_not_submitted(interaction, job, locale)
             return
         await post_job_card(bot, interaction, job, locale, into=into)
 

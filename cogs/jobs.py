@@ -25,7 +25,7 @@ from cogs.characters import submit_character
 from cogs.job_buttons import DYNAMIC_ITEMS, card_view, character_view
 from cogs.job_card import build_card, escape, status_text
 from cogs.job_posting import post_job_card, post_missing_card
-from cogs.replies import NO_MENTIONS, reply, report_error
+from cogs.replies import NO_MENTIONS, reply, reply_not_submitted, report_error
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -162,13 +162,7 @@ async def resubmit(
         )
         new = await bot.submitter.submit(order)
         if new.state == "submit_failed":
-            reason = t(new.error_key or "provider.down", locale, **new.error_fields)
-            await reply(
-                interaction,
-                t("submit.failed", locale, reason=reason),
-                echo=board_text(board),
-                locale=locale,
-            )
+            await reply_not_submitted(interaction, new, locale, echo=board_text(board))
             return
         into = (
             bot.get_partial_messageable(job.thread_id, guild_id=job.guild_id)

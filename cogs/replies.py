@@ -10,6 +10,7 @@ import discord
 
 from bot.errors import StoryboardError
 from bot.i18n import t
+from bot.store import Job
 
 log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -43,6 +44,14 @@ async def report_error(
         await reply(interaction, text, echo=echo, locale=locale)
     except discord.HTTPException:
         log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
+
+
+async def reply_not_submitted(
+    interaction: discord.Interaction, job: Job, locale: str, *, echo: str | None = None
+) -> None:
+    """The provider refused a stored job: its reason, and the member's text back."""
+    reason = t(job.error_key or "provider.down", locale, **job.error_fields)
+    await reply(interaction, t("submit.failed", locale, reason=reason), echo=echo, locale=locale)
 
 
 def _fence(text: str) -> str:

@@ -21,7 +21,7 @@ from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
 from cogs.job_posting import post_job_card
-from cogs.replies import reply, report_error
+from cogs.replies import reply, reply_not_submitted, report_error
 
 log = logging.getLogger(__name__)
 
@@ -256,10 +256,7 @@ class StoryboardCog(commands.Cog):
             await report_error(interaction, error, locale, echo=echo)
             return
         if job.state == "submit_failed":
-            reason = t(job.error_key or "provider.down", locale, **job.error_fields)
-            await reply(
-                interaction, t("submit.failed", locale, reason=reason), echo=echo, locale=locale
-            )
+            await reply_not_submitted(interaction, job, locale, echo=echo)
             return
         if job.state == "uncertain":
             reason = t("provider.submission_unknown", locale)

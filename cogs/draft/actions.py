@@ -28,7 +28,7 @@ from cogs.attachments import fetch_reference_image
 from cogs.draft.modals import ImageModal, SettingsModal, ShotModal
 from cogs.draft.panel import ShotPicker, build_panel, panel_view, shot_options
 from cogs.job_posting import post_job_card
-from cogs.replies import reply, report_error
+from cogs.replies import reply, reply_not_submitted, report_error
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +188,7 @@ class DraftActions:
             )
             await self.refresh(draft)
             if job.state == "submit_failed":
-                reason = t(job.error_key or "provider.down", locale, **job.error_fields)
-                await reply(interaction, t("submit.failed", locale, reason=reason), locale=locale)
+                await reply_not_submitted(interaction, job, locale)
                 return
             into = (
                 self.bot.get_partial_messageable(draft.thread_id, guild_id=draft.guild_id)
