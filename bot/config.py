@@ -81,6 +81,30 @@ class TrackingSection(_Section):
     max_job_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
     # Largest video the bot downloads at all; Discord's per-interaction limit decides file or link.
     max_download_mb: float = Field(default=500.0, gt=0, le=4096)
+    # A paid job is never abandoned before this: a create whose answer was lost is looked
+    # up, and an expired job looked at slowly, until this many hours after it was made.
+    resolve_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    # Waits between looks for a create whose answer was lost; the last repeats.
+    resolve_delays_seconds: tuple[float, ...] = Field(
+        default=(10.0, 30.0, 60.0, 120.0, 300.0, 600.0), min_length=1
+    )
+    # After expiry, how often to look whether the video finished after all.
+    late_poll_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    # A task the provider says it does not know is "lost" only after 404s for this long
+    # (a key rotation or a relay hiccup answers 404 for a while).
+    lost_after_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
+    # Delivery that keeps failing for a passing reason (Discord or the provider down)
+    # is retried with backoff up to this cap, and given up with a notice after this long.
+    delivery_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
+    delivery_retry_max_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    delivery_give_up_hours: float = Field(default=6.0, gt=0, le=24 * 14)
+
+    @field_validator("resolve_delays_seconds")
+    @classmethod
+    def _delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(d <= 0 for d in value):
+            raise ValueError("every delay must be more than 0 seconds")
+        return value
 
 
 class StorageSection(_Section):

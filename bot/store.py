@@ -31,11 +31,15 @@ log = logging.getLogger(__name__)
 JobState = Literal[
     "pending", "active", "completed", "failed", "submit_failed", "uncertain", "expired", "cancelled"
 ]
-# Jobs the tracker must look at: waiting on the provider, or finished but the member not told.
+# Jobs the tracker must look at: waiting on the provider; a lost create or an expired job
+# still being looked for; or an outcome the member has not been told.
 OPEN_JOBS = (
-    "state IN ('pending', 'active', 'uncertain')"
-    " OR (state IN ('completed', 'failed', 'expired') AND delivered_at IS NULL)"
+    "state IN ('pending', 'active')"
+    " OR (state IN ('uncertain', 'expired') AND resolution IS NULL)"
+    " OR (state IN ('completed', 'failed', 'expired', 'uncertain') AND delivered_at IS NULL)"
 )
+# Why the tracker stopped looking for an uncertain or expired job.
+Resolution = Literal["unlistable", "not_found", "gave_up"]
 
 
 class DuplicateRequest(Exception):
@@ -58,6 +62,8 @@ class NewJob(BaseModel):
     image: ReferenceImage | None = None
     filesize_limit: int
     character: CharacterSource | None = None
+    # Which key made the job (a digest): polls keep using that key after a rotation.
+    key_fingerprint: str | None = None
 
 
 class Job(BaseModel):
@@ -91,6 +97,15 @@ class Job(BaseModel):
     submitted_at: float | None
     finished_at: float | None
     delivered_at: float | None
+    key_fingerprint: str | None = None
+    looks: int = 0
+    lost_since: float | None = None
+    resolution: Resolution | None = None
+    delivery_claimed_at: float | None = None
+    delivery_message_id: int | None = None
+    delivery_failures: int = 0
+    delivery_failing_since: float | None = None
+    delivery_error: str | None = None
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -197,7 +212,8 @@ class Store:
 
     async def open_jobs_of(self, guild_id: int) -> list[Job]:
         async with self._db.execute(
-            "SELECT * FROM jobs WHERE guild_id = ? AND state IN ('pending', 'active', 'uncertain') ORDER BY id",
+            "SELECT * FROM jobs WHERE guild_id = ? AND (state IN ('pending', 'active')"
+            " OR (state IN ('uncertain', 'expired') AND resolution IS NULL)) ORDER BY id",
             (guild_id,),
         ) as cur:
             rows = await cur.fetchall()
@@ -208,8 +224,8 @@ class Store:
             async with self._db.execute(
                 """INSERT INTO jobs (request_key, guild_id, channel_id, user_id, locale, storyboard,
                        image_name, filesize_limit, state, created_at, updated_at, seconds,
-                       kind, character)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)""",
+                       kind, character, key_fingerprint)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)""",
                 (
                     new.request_key,
                     new.guild_id,
@@ -224,6 +240,7 @@ class Store:
                     0 if new.character else new.storyboard.settings.seconds,
                     "character" if new.character else "video",
                     new.character.model_dump_json() if new.character else None,
+                    new.key_fingerprint,
                 ),
             ) as cur:
                 job_id = cur.lastrowid
@@ -260,14 +277,20 @@ class Store:
         return await self.job(job_id)
 
     async def mark_submitted(self, job_id: int, video: VideoJob) -> Job:
+        """The provider has the job (its create answered, or a lookup found it)."""
         return await self._update(
             job_id,
+            only_in=("pending", "uncertain"),
             state="active",
             task_id=video.id,
             provider_status=video.status,
             progress=video.progress,
             provider_answer=video.model_dump_json(),
             submitted_at=time.time(),
+            looks=0,
+            resolution=None,
+            error_key=None,
+            error_fields=None,
         )
 
     async def mark_submit_failed(self, job_id: int, error_key: str, fields: dict[str, Any]) -> Job:
@@ -279,12 +302,48 @@ class Store:
             finished_at=time.time(),
         )
 
-    async def mark_uncertain(self, job_id: int, detail: str) -> Job:
+    async def mark_uncertain(
+        self, job_id: int, detail: str, resolution: Resolution | None = None
+    ) -> Job:
         return await self._update(
             job_id,
+            only_in=("pending", "uncertain"),
             state="uncertain",
             error_key="provider.submission_unknown",
             error_fields=json.dumps({"detail": detail}),
+            resolution=resolution,
+        )
+
+    async def set_resolution(self, job_id: int, resolution: Resolution) -> Job:
+        """Stop looking for an uncertain or expired job; the member is told why."""
+        return await self._update(
+            job_id, only_in=("uncertain", "expired"), resolution=resolution, finished_at=time.time()
+        )
+
+    async def note_look(self, job_id: int, *, lost: bool = False) -> Job:
+        """One more look that found nothing (with `lost`, a 404 on a known task)."""
+        now = time.time()
+        async with self._write:
+            await self._db.execute(
+                "UPDATE jobs SET looks = looks + 1, updated_at = ?,"
+                " lost_since = CASE WHEN ? THEN COALESCE(lost_since, ?) ELSE lost_since END"
+                " WHERE id = ?",
+                (now, lost, now, job_id),
+            )
+            await self._db.commit()
+        return await self.job(job_id)
+
+    async def mark_lost(self, job_id: int, minutes: float) -> Job:
+        """The provider kept saying it does not know the task: the job failed."""
+        return await self._update(
+            job_id,
+            only_in=("active", "expired"),
+            state="failed",
+            finished_at=time.time(),
+            delivered_at=None,
+            delivery_claimed_at=None,
+            error_key="provider.lost",
+            error_fields=json.dumps({"minutes": max(1, math.ceil(minutes))}),
         )
 
     async def set_card(
@@ -348,12 +407,20 @@ class Store:
         )
 
     async def record_poll(self, job_id: int, video: VideoJob) -> Job:
-        """Keep the provider's answer; a terminal status finishes the job."""
+        """Keep the provider's answer; a terminal status finishes the job.
+
+        An expired job that the provider finishes late becomes completed (or failed) and
+        undelivered again: the member was told it expired, and now gets the outcome.
+        """
         fields: dict[str, Any] = {
             "provider_status": video.status,
             "progress": video.progress,
             "provider_answer": video.model_dump_json(),
+            "looks": 0,
+            "lost_since": None,
         }
+        if video.status in ("completed", "failed", "cancelled", "expired"):
+            fields |= {"delivered_at": None, "delivery_claimed_at": None, "resolution": None}
         if video.status == "completed":
             fields |= {"state": "completed", "progress": 100, "finished_at": time.time()}
         elif video.status in ("failed", "cancelled", "expired"):
@@ -369,11 +436,12 @@ class Store:
                     }
                 ),
             }
-        return await self._update(job_id, only_in=("active",), **fields)
+        return await self._update(job_id, only_in=("active", "expired"), **fields)
 
     async def mark_expired(self, job_id: int, minutes: float) -> Job:
         return await self._update(
             job_id,
+            only_in=("active",),
             state="expired",
             finished_at=time.time(),
             error_key="tracking.expired",
@@ -388,8 +456,47 @@ class Store:
     async def set_card_shown(self, job_id: int, shown: str) -> Job:
         return await self._update(job_id, card_shown=shown)
 
-    async def mark_delivered(self, job_id: int) -> Job:
-        return await self._update(job_id, delivered_at=time.time())
+    async def claim_delivery(self, job_id: int) -> Job:
+        """Record that delivery starts (kept from the first attempt): a later attempt, after a
+        crash between posting and `mark_delivered`, knows to look for its own post first."""
+        now = time.time()
+        async with self._write:
+            await self._db.execute(
+                "UPDATE jobs SET delivery_claimed_at = COALESCE(delivery_claimed_at, ?),"
+                " updated_at = ? WHERE id = ? AND delivered_at IS NULL",
+                (now, now, job_id),
+            )
+            await self._db.commit()
+        return await self.job(job_id)
+
+    async def mark_delivered(
+        self, job_id: int, *, message_id: int | None = None, error: str | None = None
+    ) -> Job:
+        """The member was told (or, with `error`, can't be: why, for the logs and admins).
+
+        The message id of an earlier outcome (an expiry notice) is kept when this one's is
+        unknown: a later check for our own post starts after it."""
+        known = {"delivery_message_id": message_id} if message_id is not None else {}
+        return await self._update(
+            job_id,
+            delivered_at=time.time(),
+            delivery_error=error,
+            delivery_failures=0,
+            delivery_failing_since=None,
+            **known,
+        )
+
+    async def note_delivery_failure(self, job_id: int) -> Job:
+        now = time.time()
+        async with self._write:
+            await self._db.execute(
+                "UPDATE jobs SET delivery_failures = delivery_failures + 1,"
+                " delivery_failing_since = COALESCE(delivery_failing_since, ?), updated_at = ?"
+                " WHERE id = ?",
+                (now, now, job_id),
+            )
+            await self._db.commit()
+        return await self.job(job_id)
 
     async def open_job_ids(self) -> list[int]:
         """Ids of the jobs `open_jobs` returns, without loading them."""

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from bot.access import QuotaRule, Usage
 from bot.drafts import Draft, DraftState
-from bot.store import Job, NewJob
+from bot.store import Job, NewJob, Resolution
 from bot.storyboard import StoryboardSettings
 from bot.videos_api.models import ReferenceImage, VideoJob
 
@@ -106,7 +106,18 @@ class StoreApi(Protocol):
         self, job_id: int, error_key: str, fields: dict[str, Any]
     ) -> Job: ...
 
-    async def mark_uncertain(self, job_id: int, detail: str) -> Job: ...
+    async def mark_uncertain(
+        self, job_id: int, detail: str, resolution: Resolution | None = None
+    ) -> Job: ...
+
+    async def set_resolution(self, job_id: int, resolution: Resolution) -> Job:
+        """Stop looking for an uncertain or expired job; the member is told why."""
+
+    async def note_look(self, job_id: int, *, lost: bool = False) -> Job:
+        """One more look that found nothing (with `lost`, a 404 on a known task)."""
+
+    async def mark_lost(self, job_id: int, minutes: float) -> Job:
+        """The provider kept saying it does not know the task: the job failed."""
 
     async def set_card(
         self,
@@ -142,7 +153,14 @@ class StoreApi(Protocol):
 
     async def set_card_shown(self, job_id: int, shown: str) -> Job: ...
 
-    async def mark_delivered(self, job_id: int) -> Job: ...
+    async def claim_delivery(self, job_id: int) -> Job:
+        """Record that delivery starts, before anything is posted."""
+
+    async def mark_delivered(
+        self, job_id: int, *, message_id: int | None = None, error: str | None = None
+    ) -> Job: ...
+
+    async def note_delivery_failure(self, job_id: int) -> Job: ...
 
     async def open_job_ids(self) -> list[int]:
         """Ids of the jobs `open_jobs` returns, without loading them."""

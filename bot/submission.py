@@ -27,7 +27,13 @@ from bot.storyboard import (
     ValidStoryboard,
     validate_storyboard,
 )
-from bot.videos_api import CreateVideoRequest, ReferenceImage, SubmissionUnknown, VideoApi
+from bot.videos_api import (
+    CreateVideoRequest,
+    ReferenceImage,
+    SubmissionUnknown,
+    VideoApi,
+    key_fingerprint,
+)
 from bot.videos_api.errors import VideoApiError
 
 log = logging.getLogger(__name__)
@@ -115,6 +121,9 @@ class Submitter:
                     image=order.image,
                     filesize_limit=order.filesize_limit,
                     character=order.character,
+                    key_fingerprint=(
+                        key_fingerprint(settings.api_key) if settings.api_key is not None else None
+                    ),
                 ),
                 quota=QuotaRule.of(settings),
             )
@@ -147,8 +156,18 @@ class Submitter:
         try:
             video = await client.create(request)
         except SubmissionUnknown as exc:
-            log.warning("job=%s create outcome unknown (%s)", job.id, exc.detail)
-            return await self._store.mark_uncertain(job.id, exc.detail)
+            # Never sent again from here: the tracker looks the job up by its metadata, and
+            # where the provider can't list jobs the member is told and decides.
+            can_look = client.can_list and profile.allows("metadata")
+            log.warning(
+                "job=%s create outcome unknown (%s)%s",
+                job.id,
+                exc.detail,
+                "" if can_look else "; the provider can't list jobs, so the member decides",
+            )
+            return await self._store.mark_uncertain(
+                job.id, exc.detail, None if can_look else "unlistable"
+            )
         except VideoApiError as exc:
             log.info("job=%s create refused: %s %s", job.id, exc.key, exc.fields)
             return await self._store.mark_submit_failed(job.id, exc.key, exc.fields)

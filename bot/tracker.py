@@ -16,28 +16,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import json
 import logging
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.config import Config, TrackingSection
-from bot.store import Job
+from bot.store import Job, Resolution
 from bot.store_api import StoreApi
-from bot.videos_api import NotFound, RateLimited, VideoApi, VideoApiError, VideoJob
-from bot.videos_api.models import VideoError
+from bot.videos_api import (
+    NotFound,
+    NotSupported,
+    RateLimited,
+    VideoApi,
+    VideoApiError,
+    VideoClient,
+    VideoJob,
+)
 
 log = logging.getLogger(__name__)
 
 PROGRESS_STEP = 20
 LINK_FIELDS = ("video_url", "download_url", "result_url", "url")
-# How often to try again to tell a member about a finished job Discord would not take.
-DELIVERY_RETRY_SECONDS = 60.0
+# A task is lost only after this many 404s in a row (and `lost_after_minutes`).
+LOST_AFTER_LOOKS = 3
+
+
+DeliveryOutcome = Literal["delivered", "retry", "permanent"]
+
+
+class Delivery(BaseModel):
+    """What became of one attempt to tell a member how their job ended.
+
+    `delivered`: posted (`message_id` when known). `retry`: a passing failure (Discord or
+    the provider down); the tracker asks again with backoff. `permanent`: it can never
+    be posted as it was (the thread is gone, the provider no longer keeps the video):
+    the member was told what could be told, and the job is closed with `error`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: DeliveryOutcome
+    message_id: int | None = None
+    error: str | None = None
 
 
 class JobEvents(Protocol):
@@ -46,8 +71,12 @@ class JobEvents(Protocol):
     async def show_progress(self, job: Job) -> bool:
         """Bring the job card up to date; False if Discord did not take the edit."""
 
-    async def deliver(self, job: Job) -> bool:
-        """Post the outcome in the job's thread; False to be asked again later."""
+    async def deliver(self, job: Job, *, maybe_posted: bool) -> Delivery:
+        """Post the outcome in the job's thread. With `maybe_posted`, an earlier attempt
+        was cut off after its claim and may have posted: look for that post first."""
+
+    async def give_up_delivery(self, job: Job) -> None:
+        """Delivery kept failing for too long: a last, short notice, best effort."""
 
 
 class PollPolicy(BaseModel):
@@ -81,6 +110,8 @@ def visible_state(job: Job) -> str:
         if job.provider_status == "in_progress":
             return f"in_progress:{job.progress // PROGRESS_STEP * PROGRESS_STEP}"
         return "queued"
+    if job.state in ("uncertain", "expired"):
+        return f"{job.state}:{job.resolution or 'looking'}"
     return job.state
 
 
@@ -92,17 +123,6 @@ def video_link(job: Job) -> str | None:
         if isinstance(value, str) and value.startswith("https://"):
             return value
     return None
-
-
-def _belongs_to(video: VideoJob, job: Job) -> bool:
-    raw = (video.model_extra or {}).get("metadata")
-    if not isinstance(raw, str):
-        return False
-    try:
-        meta = json.loads(raw)
-    except ValueError:
-        return False
-    return isinstance(meta, dict) and meta.get("request") == job.request_key
 
 
 class Tracker:
@@ -129,8 +149,12 @@ class Tracker:
         self.events: JobEvents | None = None
 
     @property
+    def tracking(self) -> TrackingSection:
+        return self._config().file.tracking
+
+    @property
     def policy(self) -> PollPolicy:
-        return PollPolicy.from_config(self._config().file.tracking)
+        return PollPolicy.from_config(self.tracking)
 
     @property
     def open_count(self) -> int:
@@ -145,12 +169,17 @@ class Tracker:
         log.info("tracker resumed %d open job(s)", len(job_ids))
         self._task = asyncio.create_task(self._run(), name="storyboard-tracker")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 2.0) -> None:
+        """Stop dispatching; let looks under way finish for up to `grace` seconds (a
+        delivery cut between posting and recording it would have to be checked again)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        running = {w for w in self._workers if not w.done()}
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
         for worker in list(self._workers):
             worker.cancel()
         if self._workers:
@@ -203,39 +232,92 @@ class Tracker:
         job = await self._store.find_job(job_id)
         if job is None:
             return
-        if job.state in ("pending", "uncertain"):
+        if job.state == "pending":
+            # Only a job whose create was cut off (a crash, a stop at the deadline) is still
+            # pending when the tracker sees it: it may have reached the provider.
+            job = await self._store.mark_uncertain(job.id, "the bot stopped while sending it")
+        if job.state == "uncertain" and job.resolution is None:
             await self._resolve(job)
         elif job.state == "active":
             await self._poll(job)
-        elif job.delivered_at is None and job.state in ("completed", "failed", "expired"):
+        elif job.delivered_at is None and job.state in (
+            "completed",
+            "failed",
+            "expired",
+            "uncertain",
+        ):
             await self._finish(job)
+        elif job.state == "expired" and job.resolution is None:
+            await self._late_look(job)
         elif job.delivered_at is not None:
             self._card_again_later(await self._show(job))
 
     def _age(self, job: Job) -> float:
         return self._clock() - (job.submitted_at or job.created_at)
 
-    async def _poll(self, job: Job) -> None:
-        policy = self.policy
-        age = self._age(job)
+    def _past_horizon(self, job: Job) -> bool:
+        return self._clock() - job.created_at > self.tracking.resolve_hours * 3600
+
+    def client_for(self, job: Job) -> VideoClient:
+        """The client with the key that made the job: a reload that rotated the guild's key
+        must not turn the old key's running jobs into "not found"."""
+        settings = self._config().settings_for(job.guild_id)
+        if job.key_fingerprint is None:
+            return self._api.client_for(settings)
+        return self._api.client_for_fingerprint(job.key_fingerprint, settings)
+
+    async def _look(self, job: Job) -> tuple[VideoJob, float | None] | None:
+        """Poll the job's task; None when there is no answer to act on (the next look is
+        booked). A 404 counts towards "lost" only when it lasts (see `_not_found`)."""
         assert job.task_id is not None
-        client = self._api.client_for(self._config().settings_for(job.guild_id))
+        policy = self.policy
         try:
-            video, hint = await client.poll(job.task_id)
+            return await self.client_for(job).poll(job.task_id)
         except NotFound:
-            lost = VideoError(code="not_found", message="The provider no longer knows this task.")
-            video, hint = VideoJob(id=job.task_id, status="failed", error=lost), None
+            await self._not_found(job)
         except RateLimited as exc:
             wait = exc.retry_after if exc.retry_after is not None else policy.max_seconds
             log.info(
                 "job=%s task_id=%s rate limited; next look in %.0f s", job.id, job.task_id, wait
             )
             self.watch(job.id, wait)
-            return
         except VideoApiError as exc:
             log.warning("job=%s task_id=%s poll failed: %s", job.id, job.task_id, exc.key)
-            self.watch(job.id, policy.interval(age, None) * 2)
+            self.watch(job.id, policy.interval(self._age(job), None) * 2)
+        return None
+
+    async def _not_found(self, job: Job) -> None:
+        """One 404 is not a failure: a rotated key or a relay hiccup answers 404 for a while.
+        The job is lost only after several 404s in a row spanning `lost_after_minutes`."""
+        job = await self._store.note_look(job.id, lost=True)
+        lost_for = self._clock() - (job.lost_since or self._clock())
+        minutes = self.tracking.lost_after_minutes
+        if job.looks >= LOST_AFTER_LOOKS and lost_for >= minutes * 60:
+            log.warning(
+                "job=%s task_id=%s unknown to the provider for %.0f s (%d looks): failed",
+                job.id,
+                job.task_id,
+                lost_for,
+                job.looks,
+            )
+            await self._finish(await self._store.mark_lost(job.id, minutes))
             return
+        log.info(
+            "job=%s task_id=%s: provider says not found (%d in a row); looking again",
+            job.id,
+            job.task_id,
+            job.looks,
+        )
+        delay = min(self.policy.max_seconds, max(minutes * 60 / LOST_AFTER_LOOKS, 1.0))
+        self.watch(job.id, delay)
+
+    async def _poll(self, job: Job) -> None:
+        policy = self.policy
+        age = self._age(job)
+        looked = await self._look(job)
+        if looked is None:
+            return
+        video, hint = looked
         before = job.provider_status, job.progress
         job = await self._store.record_poll(job.id, video)
         if (job.provider_status, job.progress) != before:
@@ -259,6 +341,24 @@ class Tracker:
         await self._show(job)
         self.watch(job.id, policy.interval(age, hint))
 
+    async def _late_look(self, job: Job) -> None:
+        """An expired job is still paid for: look now and then whether it finished after all,
+        until the horizon; a late video is delivered like any other."""
+        if self._past_horizon(job):
+            log.info("job=%s task_id=%s: stopped looking after the horizon", job.id, job.task_id)
+            self._card_again_later(await self._show(await self._store.set_resolution(job.id, "gave_up")))
+            return
+        looked = await self._look(job)
+        if looked is None:
+            return
+        video, _ = looked
+        job = await self._store.record_poll(job.id, video)
+        if job.state in ("completed", "failed"):
+            log.info("job=%s task_id=%s finished after expiry (%s)", job.id, job.task_id, job.state)
+            await self._finish(job)
+            return
+        self.watch(job.id, self.tracking.late_poll_minutes * 60)
+
     async def _show(self, job: Job) -> Job:
         shown = visible_state(job)
         if self.events is None or shown == job.card_shown:
@@ -268,16 +368,56 @@ class Tracker:
         return job
 
     async def _finish(self, job: Job) -> None:
+        """Tell the member how the job ended, exactly once, and bring the card up to date."""
         job = await self._show(job)
         if self.events is None:
-            self.watch(job.id, DELIVERY_RETRY_SECONDS)
+            self.watch(job.id, self.tracking.delivery_retry_seconds)
             return
-        if await self.events.deliver(job):
-            job = await self._store.mark_delivered(job.id)
-            log.info("job=%s task_id=%s delivered (%s)", job.id, job.task_id, job.state)
-            self._card_again_later(job)
-        else:
-            self.watch(job.id, DELIVERY_RETRY_SECONDS)
+        maybe_posted = job.delivery_claimed_at is not None
+        job = await self._store.claim_delivery(job.id)
+        if job.delivered_at is not None:
+            return
+        result = await self.events.deliver(job, maybe_posted=maybe_posted)
+        if result.outcome == "retry":
+            await self._delivery_failed(job)
+            return
+        job = await self._store.mark_delivered(
+            job.id, message_id=result.message_id, error=result.error
+        )
+        log.info(
+            "job=%s task_id=%s delivered (%s)%s",
+            job.id,
+            job.task_id,
+            job.state,
+            f"; {result.error}" if result.error else "",
+        )
+        self._card_again_later(job)
+        if job.state == "expired" and job.resolution is None:
+            self.watch(job.id, self.tracking.late_poll_minutes * 60)
+
+    async def _delivery_failed(self, job: Job) -> None:
+        """A passing failure: back off (capped); past `delivery_give_up_hours`, a last notice."""
+        assert self.events is not None
+        job = await self._store.note_delivery_failure(job.id)
+        tracking = self.tracking
+        failing_for = self._clock() - (job.delivery_failing_since or self._clock())
+        if failing_for >= tracking.delivery_give_up_hours * 3600:
+            log.warning(
+                "job=%s task_id=%s: delivery failed for %.0f s (%d tries); giving up",
+                job.id,
+                job.task_id,
+                failing_for,
+                job.delivery_failures,
+            )
+            await self.events.give_up_delivery(job)
+            await self._store.mark_delivered(job.id, error="gave up after repeated failures")
+            return
+        delay = min(
+            tracking.delivery_retry_max_minutes * 60,
+            tracking.delivery_retry_seconds * 2 ** min(job.delivery_failures - 1, 16),
+        )
+        log.info("job=%s task_id=%s: delivery again in %.0f s", job.id, job.task_id, delay)
+        self.watch(job.id, delay)
 
     def _card_again_later(self, job: Job) -> None:
         """Discord refused the card's last edit (after discord.py's own retries): the member
@@ -289,43 +429,43 @@ class Tracker:
             self.watch(job.id, policy.max_seconds)
 
     async def _resolve(self, job: Job) -> None:
-        """A create whose outcome we never heard: find the job at the provider, or ask the member."""
-        settings = self._config().settings_for(job.guild_id)
-        profile = settings.profile
-        if profile.list_path is None or not profile.allows("metadata"):
-            await self._give_up_resolving(job)
+        """A create whose outcome we never heard: look for it at the provider by the job's own
+        id in `metadata`, with backoff, until found or past the horizon. Never send again."""
+        client = self.client_for(job)
+        if not client.can_list or not client.profile.allows("metadata"):
+            await self._stop_resolving(job, "unlistable")
             return
-        client = self._api.client_for(settings)
-        after: str | None = None
         try:
-            for _ in range(4):
-                page = await client.list_videos(limit=100, after=after)
-                for video in page:
-                    if _belongs_to(video, job):
-                        job = await self._store.mark_submitted(job.id, video)
-                        log.info("job=%s found at the provider as task_id=%s", job.id, video.id)
-                        await self._show(job)
-                        self.watch(job.id)
-                        return
-                if len(page) < 100:
-                    break
-                after = page[-1].id
+            video = await client.find_by_metadata(job.request_key)
+        except NotSupported:
+            await self._stop_resolving(job, "unlistable")
+            return
         except VideoApiError as exc:
-            if self._age(job) < self.policy.max_job_seconds:
-                log.info("job=%s: provider list failed (%s); trying again", job.id, exc.key)
-                self.watch(job.id, self.policy.max_seconds)
-                return
-        await self._give_up_resolving(job)
-
-    async def _give_up_resolving(self, job: Job) -> None:
-        # Not found, or the provider can't list: paying twice is worse than asking.
-        if job.state == "pending":
-            job = await self._store.mark_uncertain(job.id, "not found at the provider")
-        log.info("job=%s: outcome unknown; the member decides whether to retry", job.id)
+            log.info("job=%s: provider list failed (%s); looking again", job.id, exc.key)
+            video = None
+        if video is not None:
+            job = await self._store.mark_submitted(job.id, video)
+            log.info("job=%s found at the provider as task_id=%s", job.id, video.id)
+            await self._show(job)
+            self.watch(job.id)
+            return
+        job = await self._store.note_look(job.id)
+        if self._past_horizon(job):
+            await self._stop_resolving(job, "not_found")
+            return
+        delays = self.tracking.resolve_delays_seconds
+        delay = delays[min(job.looks, len(delays)) - 1]
+        log.info("job=%s: not found at the provider yet (look %d); next in %.0f s", job.id, job.looks, delay)
         await self._show(job)
+        self.watch(job.id, delay)
+
+    async def _stop_resolving(self, job: Job, why: Resolution) -> None:
+        # Paying twice is worse than asking: the member decides, told plainly.
+        job = await self._store.set_resolution(job.id, why)
+        log.info("job=%s: outcome unknown (%s); the member decides whether to resubmit", job.id, why)
+        await self._finish(job)
 
     async def download(self, job: Job, dest: Path, max_bytes: int) -> int:
-        """Stream the finished video to `dest` with the job's guild key."""
+        """Stream the finished video to `dest` with the key that made the job."""
         assert job.task_id is not None
-        client = self._api.client_for(self._config().settings_for(job.guild_id))
-        return await client.download_content(job.task_id, dest, max_bytes=max_bytes)
+        return await self.client_for(job).download_content(job.task_id, dest, max_bytes=max_bytes)

@@ -30,12 +30,16 @@ async def submit_character(
     locale: str,
     *,
     into: discord.abc.Messageable | None = None,
+    request_key: str | None = None,
 ) -> None:
-    """Submit a character job and card it like any job (the interaction is already deferred)."""
+    """Submit a character job and card it like any job (the interaction is already deferred).
+
+    `request_key` names what pays: the Create character button passes one per video, so
+    pressing it again finds the first character job instead of paying twice."""
     guild = bot.submitter.settings_for(interaction.guild_id)
     d = guild.defaults
     order = SubmitOrder(
-        request_key=f"character:{interaction.id}",
+        request_key=request_key or f"character:{interaction.id}",
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id or 0,
         user_id=interaction.user.id,

@@ -1,7 +1,8 @@
-"""Retry, Remix and Details on every job card: DynamicItems that outlive restarts.
+"""The buttons on every job card: DynamicItems that outlive restarts.
 
 The `custom_id` carries only the job id; everything else is loaded from the
-store when the button is pressed.
+store when the button is pressed. Which buttons a card shows follows the job's
+state (`bot.job_actions`), and a press is checked against the same rule.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import discord
 from discord import ui
 
 from bot.i18n import t
+from bot.job_actions import Action, actions_for
+from bot.profiles import ProviderProfile
 from bot.store import Job
 
 
@@ -31,6 +34,10 @@ RETRY = JobButtonId("retry")
 REMIX = JobButtonId("remix")
 DETAILS = JobButtonId("details")
 CHARACTER = JobButtonId("character")
+CANCEL = JobButtonId("cancel")
+RESUBMIT = JobButtonId("resubmit")
+# The second step of a resubmit: the member read the risk of paying twice and confirms.
+CONFIRM = JobButtonId("confirm")
 
 
 class _JobButton:
@@ -81,12 +88,35 @@ class CharacterButton(_JobButton, ui.DynamicItem[ui.Button[ui.View]], template=C
     ids, action = CHARACTER, "character"
 
 
+class CancelButton(_JobButton, ui.DynamicItem[ui.Button[ui.View]], template=CANCEL.template):
+    ids, action = CANCEL, "cancel"
+
+
+class ResubmitButton(_JobButton, ui.DynamicItem[ui.Button[ui.View]], template=RESUBMIT.template):
+    ids, action = RESUBMIT, "resubmit"
+
+
+class ConfirmButton(_JobButton, ui.DynamicItem[ui.Button[ui.View]], template=CONFIRM.template):
+    ids, action = CONFIRM, "confirm"
+
+
 DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (
     RetryButton,
     RemixButton,
     DetailsButton,
     CharacterButton,
+    CancelButton,
+    ResubmitButton,
+    ConfirmButton,
 )
+BUTTONS: dict[Action, tuple[type[_JobButton], str, discord.ButtonStyle]] = {
+    "retry": (RetryButton, "buttons.retry", discord.ButtonStyle.primary),
+    "resubmit": (ResubmitButton, "buttons.resubmit", discord.ButtonStyle.secondary),
+    "remix": (RemixButton, "buttons.remix", discord.ButtonStyle.secondary),
+    "details": (DetailsButton, "buttons.details", discord.ButtonStyle.secondary),
+    "character": (CharacterButton, "buttons.character", discord.ButtonStyle.secondary),
+    "cancel": (CancelButton, "buttons.cancel", discord.ButtonStyle.danger),
+}
 
 
 def character_view(job: Job, locale: str | None = None) -> ui.View:
@@ -96,13 +126,26 @@ def character_view(job: Job, locale: str | None = None) -> ui.View:
     return view
 
 
-def card_view(job: Job, locale: str | None = None) -> ui.View:
-    """The buttons under a job card, labelled in the requester's language."""
+def card_view(job: Job, profile: ProviderProfile, locale: str | None = None) -> ui.View:
+    """The buttons the job's state allows (`bot.job_actions`), in the requester's language.
+
+    Create character sits under the delivered video, not on the card."""
     loc = locale or job.locale
     view = ui.View(timeout=None)
+    for action in actions_for(job, profile):
+        if action == "character":
+            continue
+        kind, label, style = BUTTONS[action]
+        view.add_item(kind(job.id, label=t(label, loc), style=style))  # type: ignore[arg-type]
+    return view
+
+
+def confirm_view(job: Job, locale: str) -> ui.View:
+    """Under the warning that resubmitting may pay twice: the one button that does it."""
+    view = ui.View(timeout=None)
     view.add_item(
-        RetryButton(job.id, label=t("buttons.retry", loc), style=discord.ButtonStyle.primary)
+        ConfirmButton(
+            job.id, label=t("buttons.confirm_resubmit", locale), style=discord.ButtonStyle.danger
+        )
     )
-    view.add_item(RemixButton(job.id, label=t("buttons.remix", loc)))
-    view.add_item(DetailsButton(job.id, label=t("buttons.details", loc)))
     return view

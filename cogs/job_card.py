@@ -25,6 +25,8 @@ def status_text(job: Job, locale: str) -> str:
         if job.provider_status == "in_progress":
             return t("card.status_in_progress", locale, progress=job.progress)
         return t("card.status_queued", locale)
+    if job.state in ("uncertain", "expired") and job.resolution is not None:
+        return t(f"card.status_{job.state}_{job.resolution}", locale)
     return t(f"card.status_{job.state}", locale)
 
 

@@ -8,6 +8,7 @@ import discord
 
 from bot.bot import StoryboardBot
 from bot.i18n import t
+from bot.profiles import ProviderProfile
 from bot.store import Job
 from bot.tracker import visible_state
 from cogs.job_buttons import card_view
@@ -16,6 +17,10 @@ from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)
 CARD_CHANNELS = (discord.TextChannel, discord.Thread, discord.VoiceChannel, discord.DMChannel)
+
+
+def _profile(bot: StoryboardBot, job: Job) -> ProviderProfile:
+    return bot.config.settings_for(job.guild_id).profile
 
 
 async def post_job_card(
@@ -34,12 +39,19 @@ async def post_job_card(
         if not isinstance(channel, (*CARD_CHANNELS, discord.PartialMessageable)):
             raise discord.ClientException("no channel to post the card in")
         message = await channel.send(
-            embed=build_card(job, locale), view=card_view(job, locale), allowed_mentions=NO_MENTIONS
+            embed=build_card(job, locale),
+            view=card_view(job, _profile(bot, job), locale),
+            allowed_mentions=NO_MENTIONS,
         )
     except (discord.HTTPException, discord.ClientException):
         log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)
         if job.state == "active":
             await reply(interaction, t("submit.done_no_card", locale, task_id=task), locale=locale)
+        elif job.state == "uncertain":
+            reason = t("provider.submission_unknown", locale)
+            await reply(
+                interaction, t("submit.uncertain", locale, reason=reason, job=job.id), locale=locale
+            )
         bot.tracker.watch(job.id)
         return
     in_thread = into is not None or isinstance(channel, discord.Thread)
@@ -59,6 +71,12 @@ async def post_job_card(
     )
     log.info("job=%s task_id=%s card=%s thread=%s", job.id, task, message.id, thread_id)
     bot.tracker.watch(job.id)
+    if job.state == "uncertain":
+        # Not "submitted", not "failed": the member learns the job may exist and is kept.
+        key = "submit.uncertain_unlistable" if job.resolution == "unlistable" else "submit.uncertain"
+        reason = t("provider.submission_unknown", locale)
+        await reply(interaction, t(key, locale, reason=reason, job=job.id), locale=locale)
+        return
     if job.state != "active":
         return
     if message.guild is None:
@@ -84,7 +102,7 @@ async def post_missing_card(bot: StoryboardBot, job: Job) -> bool:
     channel = bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
     try:
         message = await channel.send(
-            embed=build_card(job), view=card_view(job), allowed_mentions=NO_MENTIONS
+            embed=build_card(job), view=card_view(job, _profile(bot, job)), allowed_mentions=NO_MENTIONS
         )
     except (discord.Forbidden, discord.NotFound):
         log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path
 
 import discord
 from discord import app_commands, ui
@@ -15,43 +13,22 @@ from bot.bot import StoryboardBot
 from bot.characters import CharacterSource
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.job_actions import actions_for, request_key_for
 from bot.store import Job
 from bot.storyboard import Storyboard, parse_prompt
 from bot.submission import SubmitOrder
-from bot.tracker import video_link
+from bot.tracker import Delivery
 from bot.tree import ensure_allowed
-from bot.videos_api import ContentTooLarge, VideoApiError
 from cogs.characters import submit_character
-from cogs.job_buttons import DYNAMIC_ITEMS, card_view, character_view
+from cogs.delivery import Deliverer
+from cogs.job_buttons import DYNAMIC_ITEMS, card_view, confirm_view
 from cogs.job_card import build_card, escape, status_text
 from cogs.job_posting import post_job_card, post_missing_card
 from cogs.replies import NO_MENTIONS, reply, reply_not_submitted, report_error
 
 log = logging.getLogger(__name__)
-MB = 1024 * 1024
-# Buttons that pay for a new job: a second press while the first runs is refused.
-PAID_ACTIONS = frozenset({"retry", "character"})
-CHARACTER_ANSWER_FIELDS = ("character_id", "character", "character_name", "username", "name")
-
-
-def character_details(job: Job) -> str:
-    """What the provider said about the new character, as far as it said anything."""
-    answer = job.provider_answer or {}
-    found = [
-        f"{k}: {answer[k]}" for k in CHARACTER_ANSWER_FIELDS if isinstance(answer.get(k), str | int)
-    ]
-    return discord.utils.escape_markdown("; ".join(found)) or "-"
-
-
-def delivery_nonce(job: Job) -> str:
-    """The same for every attempt to deliver one job: Discord (`enforce_nonce`) returns the
-    first message instead of posting again when a crash between posting and recording the
-    delivery makes us post twice within a few minutes."""
-    return f"sb-deliver-{job.id}"
-
-
-def human_size(size: int) -> str:
-    return f"{size / MB:.1f} MB" if size >= MB else f"{max(1, round(size / 1024))} KB"
+# Presses that submit a paid job at once (resubmit only asks; remix opens a modal).
+PAYS_NOW = frozenset({"retry", "confirm", "character"})
 
 
 def _bot(interaction: discord.Interaction) -> StoryboardBot:
@@ -89,25 +66,52 @@ async def handle_button(interaction: discord.Interaction, action: str, job_id: i
         job = await _own_job(interaction, job_id, locale)
         if job is None:
             return
-        if action in PAID_ACTIONS:
-            # Checked and taken with no await between: a double click pays once.
-            if (job.id, action) in bot.pressing:
+        profile = bot.config.settings_for(job.guild_id).profile
+        # A confirm is the second step of a resubmit; everything else must fit the state now.
+        allowed = actions_for(job, profile)
+        step = "resubmit" if action == "confirm" else action
+        if step not in allowed:
+            # A button from an old card: say where the job stands, create nothing.
+            await reply(
+                interaction,
+                t("jobs.state_now", locale, job=job.id, status=status_text(job, locale)),
+                locale=locale,
+            )
+            if interaction.message is not None and action != "character":
+                await _refresh_card(bot, job)
+            return
+        if action in PAYS_NOW:
+            # Checked and taken with no await between: a double click pays once here, and
+            # the request key makes it once across clicks, restarts and processes too.
+            if (job.id, step) in bot.pressing:
                 await reply(
                     interaction, t("jobs.already_working", locale, job=job.id), locale=locale
                 )
                 return
-            held = (job.id, action)
+            held = (job.id, step)
             bot.pressing.add(held)
         if action == "details":
             await reply(interaction, details_text(job, locale), locale=locale)
+        elif action == "cancel":
+            await cancel_job(bot, interaction, job, locale)
         elif action == "retry":
-            board = Storyboard(shots=job.storyboard.shots, settings=job.storyboard.settings)
-            await resubmit(interaction, job, board, locale)
+            key = request_key_for("retry", job)
+            await resubmit(interaction, job, _same_board(job), locale, key=key)
+        elif action == "resubmit":
+            # The member decides, told plainly that the first job may exist and be charged.
+            await interaction.response.send_message(
+                t(_resubmit_warning(job), locale, job=job.id),
+                view=confirm_view(job, locale),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+        elif action == "confirm":
+            key = request_key_for("resubmit", job)
+            await resubmit(interaction, job, _same_board(job), locale, key=key)
         elif action == "remix":
-            await interaction.response.send_modal(RemixModal(job, locale))
+            await interaction.response.send_modal(RemixModal(job, locale, opened_by=interaction.id))
         elif action == "character":
-            if job.state != "completed" or job.task_id is None:
-                raise StoryboardError("character.task_not_finished", job=job.id)
+            assert job.task_id is not None
             await interaction.response.defer(ephemeral=True, thinking=True)
             source = CharacterSource(from_task=job.task_id, from_job=job.id)
             into = (
@@ -115,12 +119,72 @@ async def handle_button(interaction: discord.Interaction, action: str, job_id: i
                 if job.thread_id
                 else None
             )
-            await submit_character(bot, interaction, source, "", locale, into=into)
+            await submit_character(
+                bot,
+                interaction,
+                source,
+                "",
+                locale,
+                into=into,
+                request_key=request_key_for("character", job),
+            )
     except Exception as error:
         await report_error(interaction, error, locale)
     finally:
         if held is not None:
             bot.pressing.discard(held)
+
+
+def _resubmit_warning(job: Job) -> str:
+    if job.state == "expired":
+        return "jobs.resubmit_expired_warning"
+    if job.resolution == "unlistable":
+        return "jobs.resubmit_unlistable_warning"
+    return "jobs.resubmit_warning"
+
+
+def _same_board(job: Job) -> Storyboard:
+    return Storyboard(shots=job.storyboard.shots, settings=job.storyboard.settings)
+
+
+async def _refresh_card(bot: StoryboardBot, job: Job) -> None:
+    """An old card's buttons no longer fit: show the card as the job stands (best effort)."""
+    if job.card_channel_id is None or job.card_message_id is None:
+        return
+    card = bot.get_partial_messageable(job.card_channel_id, guild_id=job.guild_id)
+    profile = bot.config.settings_for(job.guild_id).profile
+    try:
+        await card.get_partial_message(job.card_message_id).edit(
+            embed=build_card(job), view=card_view(job, profile)
+        )
+    except discord.HTTPException:
+        log.info("job=%s: could not refresh an old card", job.id)
+
+
+async def cancel_job(
+    bot: StoryboardBot, interaction: discord.Interaction, job: Job, locale: str
+) -> None:
+    """Cancel a job still queued at the provider (from `/video cancel` or the card)."""
+    settings = bot.config.settings_for(job.guild_id)
+    if settings.profile.delete_path is None:
+        raise StoryboardError(
+            "provider.not_supported", operation="cancel", profile=settings.profile.name
+        )
+    if job.state != "active" or job.provider_status != "queued" or job.task_id is None:
+        await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
+        return
+    # The provider may take a while (paced, retried): answer within Discord's 3 s first.
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await bot.tracker.client_for(job).delete(job.task_id)
+    job = await bot.store.mark_cancelled(job.id)
+    if job.state != "cancelled":  # it moved on at the provider meanwhile
+        await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
+        return
+    await bot.store.mark_delivered(job.id)
+    await reply(interaction, t("jobs.cancelled", locale, job=job.id), locale=locale)
+    cog = bot.get_cog("JobsCog")
+    if isinstance(cog, JobsCog):
+        await cog.show_progress(job)
 
 
 def details_text(job: Job, locale: str) -> str:
@@ -142,16 +206,18 @@ def details_text(job: Job, locale: str) -> str:
 
 
 async def resubmit(
-    interaction: discord.Interaction, job: Job, board: Storyboard, locale: str
+    interaction: discord.Interaction, job: Job, board: Storyboard, locale: str, *, key: str
 ) -> None:
-    """A new job from `board` with the old job's image, carded in the old job's thread."""
+    """A new job from `board` with the old job's image (a character job makes the same
+    character again), carded in the old job's thread. `key` is the request key: the same
+    press or modal opening always makes the same key, so a second submit pays nothing."""
     bot = _bot(interaction)
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
     with bot.busy():
         image = await bot.store.job_image(job.id)
         order = SubmitOrder(
-            request_key=f"{interaction.type.name}:{interaction.id}",
+            request_key=key,
             guild_id=job.guild_id,
             channel_id=job.thread_id or job.card_channel_id or job.channel_id,
             user_id=interaction.user.id,
@@ -159,6 +225,7 @@ async def resubmit(
             storyboard=board,
             image=image,
             filesize_limit=interaction.filesize_limit,
+            character=job.character if job.kind == "character" else None,
         )
         new = await bot.submitter.submit(order)
         if new.state == "submit_failed":
@@ -179,10 +246,12 @@ def board_text(board: Storyboard) -> str:
 class RemixModal(ui.Modal):
     """The storyboard, prefilled, to change and send again with the same settings."""
 
-    def __init__(self, job: Job, locale: str) -> None:
+    def __init__(self, job: Job, locale: str, *, opened_by: int) -> None:
         super().__init__(title=t("jobs.remix_title", locale, job=job.id)[:45], timeout=900)
         self.job = job
         self.locale = locale
+        # From what opened the modal, not the submit: a modal submitted twice is one job.
+        self.request_key = f"remix:{job.id}:{opened_by}"
         self.text: ui.TextInput[RemixModal] = ui.TextInput(
             custom_id="storyboard",
             style=discord.TextStyle.paragraph,
@@ -202,7 +271,7 @@ class RemixModal(ui.Modal):
         await interaction.response.defer(ephemeral=True, thinking=True)
         shots = parse_prompt(self.text.value, author_id=interaction.user.id)
         board = Storyboard(shots=tuple(shots), settings=self.job.storyboard.settings)
-        await resubmit(interaction, self.job, board, self.locale)
+        await resubmit(interaction, self.job, board, self.locale, key=self.request_key)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error, self.locale, echo=self.text.value)
@@ -219,6 +288,7 @@ class JobsCog(commands.Cog):
 
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
+        self.deliverer = Deliverer(bot)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -236,9 +306,10 @@ class JobsCog(commands.Cog):
             # No card yet (the bot stopped before posting it): post it, once.
             return await post_missing_card(self.bot, job) if job.card_shown is None else True
         card = self.bot.get_partial_messageable(job.card_channel_id, guild_id=job.guild_id)
+        profile = self.bot.config.settings_for(job.guild_id).profile
         try:
             await card.get_partial_message(job.card_message_id).edit(
-                embed=build_card(job), view=card_view(job)
+                embed=build_card(job), view=card_view(job, profile)
             )
         except discord.NotFound:
             log.info("job=%s task_id=%s: card is gone; not editing it again", job.id, job.task_id)
@@ -248,110 +319,11 @@ class JobsCog(commands.Cog):
             return False
         return True
 
-    def _where(self, job: Job) -> discord.PartialMessageable:
-        target = job.thread_id or job.card_channel_id or job.channel_id
-        return self.bot.get_partial_messageable(target, guild_id=job.guild_id)
+    async def deliver(self, job: Job, *, maybe_posted: bool) -> Delivery:
+        return await self.deliverer.deliver(job, maybe_posted=maybe_posted)
 
-    async def deliver(self, job: Job) -> bool:
-        mention = f"<@{job.user_id}>"
-        only_them = discord.AllowedMentions(users=[discord.Object(job.user_id)])
-        where = self._where(job)
-        try:
-            if job.state == "completed" and job.kind == "character":
-                details = character_details(job)
-                text = t(
-                    "delivery.character_done",
-                    job.locale,
-                    mention=mention,
-                    task_id=job.task_id or "-",
-                    details=details,
-                )
-                await where.send(text, allowed_mentions=only_them, nonce=delivery_nonce(job))
-                return True
-            if job.state == "completed":
-                return await self._deliver_video(job, where, mention, only_them)
-            reason = t(job.error_key or "provider.down", job.locale, **job.error_fields)
-            key = "delivery.expired" if job.state == "expired" else "delivery.failed"
-            await where.send(
-                t(key, job.locale, mention=mention, reason=reason, task_id=job.task_id or "-"),
-                allowed_mentions=only_them,
-                nonce=delivery_nonce(job),
-            )
-            return True
-        except (discord.Forbidden, discord.NotFound):
-            log.warning(
-                "job=%s task_id=%s: the thread is gone or closed to me; not delivering",
-                job.id,
-                job.task_id,
-            )
-            return True
-        except discord.HTTPException as exc:
-            log.warning(
-                "job=%s task_id=%s: delivery failed (%s); will retry",
-                job.id,
-                job.task_id,
-                exc.status,
-            )
-            return False
-
-    async def _deliver_video(
-        self,
-        job: Job,
-        where: discord.PartialMessageable,
-        mention: str,
-        only_them: discord.AllowedMentions,
-    ) -> bool:
-        limit = job.filesize_limit
-        cap = int(self.bot.config.file.tracking.max_download_mb * MB)
-        with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
-            path = Path(tmp) / f"storyboard-{job.id}.mp4"
-            try:
-                size = await self.bot.tracker.download(job, path, max_bytes=min(limit, cap))
-            except ContentTooLarge:
-                link = video_link(job)
-                key = "delivery.too_large_link" if link else "delivery.too_large"
-                text = t(
-                    key,
-                    job.locale,
-                    mention=mention,
-                    limit=human_size(limit),
-                    link=link,
-                    task_id=job.task_id,
-                )
-                await where.send(text, allowed_mentions=only_them, nonce=delivery_nonce(job))
-                return True
-            except VideoApiError as exc:
-                log.warning(
-                    "job=%s task_id=%s: download failed (%s); will retry",
-                    job.id,
-                    job.task_id,
-                    exc.key,
-                )
-                return False
-            s = job.storyboard.settings
-            text = t(
-                "delivery.done",
-                job.locale,
-                mention=mention,
-                task_id=job.task_id,
-                seconds=s.seconds,
-                model=s.model,
-                size=human_size(size),
-            )
-            await where.send(
-                text,
-                file=discord.File(path, filename=path.name),
-                allowed_mentions=only_them,
-                view=self._after_video(job),
-                nonce=delivery_nonce(job),
-            )
-        return True
-
-    def _after_video(self, job: Job) -> ui.View:
-        profile = self.bot.config.settings_for(job.guild_id).profile
-        if profile.allows("character_from_task"):
-            return character_view(job)
-        return ui.View()
+    async def give_up_delivery(self, job: Job) -> None:
+        await self.deliverer.give_up_delivery(job)
 
     # /video
 
@@ -419,24 +391,7 @@ class JobsCog(commands.Cog):
             return
         if job is None:
             return
-        settings = self.bot.config.guild(interaction.guild_id or 0)
-        if settings.profile.delete_path is None:
-            raise StoryboardError(
-                "provider.not_supported", operation="cancel", profile=settings.profile.name
-            )
-        if job.state != "active" or job.provider_status != "queued" or job.task_id is None:
-            await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
-            return
-        # The provider may take a while (paced, retried): answer within Discord's 3 s first.
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.video_api.client_for(settings).delete(job.task_id)
-        job = await self.bot.store.mark_cancelled(job.id)
-        if job.state != "cancelled":  # it moved on at the provider meanwhile
-            await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
-            return
-        await self.bot.store.mark_delivered(job.id)
-        await reply(interaction, t("jobs.cancelled", locale, job=job.id), locale=locale)
-        await self.show_progress(job)
+        await cancel_job(self.bot, interaction, job, locale)
 
 
 class JobListView(ui.View):

@@ -258,11 +258,6 @@ class StoryboardCog(commands.Cog):
         if job.state == "submit_failed":
             await reply_not_submitted(interaction, job, locale, echo=echo)
             return
-        if job.state == "uncertain":
-            reason = t("provider.submission_unknown", locale)
-            await reply(
-                interaction, t("submit.uncertain", locale, reason=reason, job=job.id), locale=locale
-            )
         await post_job_card(self.bot, interaction, job, locale)
 
 

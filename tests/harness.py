@@ -62,7 +62,17 @@ def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, **overrides: A
         "defaults": {"model": "sora-2", "seconds": 15},
         "images": {"max_mb": 2},
         # Fast polling: the fake provider's clock moves only when a test advances it.
-        "tracking": {"poll_min_seconds": 0.05, "poll_max_seconds": 0.2, "max_job_minutes": 60},
+        "tracking": {
+            "poll_min_seconds": 0.05,
+            "poll_max_seconds": 0.2,
+            "max_job_minutes": 60,
+            # Lookups of a lost create, 404 confirmation, late looks and delivery retries
+            # on the same fast scale (the production defaults are minutes).
+            "resolve_delays_seconds": [0.05, 0.1, 0.2],
+            "lost_after_minutes": 0.01,
+            "late_poll_minutes": 0.005,
+            "delivery_retry_seconds": 0.2,
+        },
         "storage": {"path": str(db)},
         "guilds": {
             str(GUILD_ID): {"api_key": GUILD_A_KEY},

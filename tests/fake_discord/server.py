@@ -377,8 +377,11 @@ class FakeDiscord(CallLog):
         user: Member,
         locale: str | None = None,
         attachment_size_limit: int = DEFAULT_SIZE_LIMIT,
+        stale: bool = False,
     ) -> InteractionHandle:
-        msg = self._message(message)
+        """Click a button. With `stale`, `message` is a copy taken earlier: a member's client
+        still showing a card from before an edit, whose buttons are gone now."""
+        msg = message if stale and isinstance(message, dict) else self._message(message)
         component = find_component(msg, custom_id)
         if component["type"] != 2:
             raise ValueError(f"{custom_id!r} is a type {component['type']} component, not a button")

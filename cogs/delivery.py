@@ -1,0 +1,297 @@
+"""Telling a member how their job ended, in its thread: once, and within Discord's limits.
+
+The tracker records a claim before it asks for a delivery. An attempt that finds an
+earlier claim (the bot stopped between posting and recording the post) first looks in
+the thread for its own earlier post and reports that instead of posting again; the
+per-outcome `nonce` is a second guard for the few minutes Discord honours it.
+
+Each failure is classified: a passing one (Discord or the provider down) is retried by
+the tracker with backoff; a permanent one (the provider no longer keeps the video, the
+thread is gone, a text Discord refuses) ends with the best notice that can be posted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from pathlib import Path
+
+import discord
+from discord import ui
+
+from bot.bot import StoryboardBot
+from bot.i18n import t
+from bot.store import Job
+from bot.tracker import Delivery, video_link
+from bot.videos_api import ContentTooLarge, NotFound, VideoApiError
+from cogs.job_buttons import character_view
+
+log = logging.getLogger(__name__)
+MB = 1024 * 1024
+MESSAGE_LIMIT = 2000
+# A provider's reason is quoted, not trusted: a 3,000-character one must still fit.
+REASON_LIMIT = 900
+CHARACTER_ANSWER_FIELDS = ("character_id", "character", "character_name", "username", "name")
+# How far back (our clock against Discord's) an earlier post of ours may be dated.
+CLOCK_SLACK = dt.timedelta(seconds=5)
+# Discord error codes for "the file is over the upload limit".
+TOO_LARGE_CODES = frozenset({40005})
+
+
+def character_details(job: Job) -> str:
+    """What the provider said about the new character, as far as it said anything."""
+    answer = job.provider_answer or {}
+    found = [
+        f"{k}: {answer[k]}" for k in CHARACTER_ANSWER_FIELDS if isinstance(answer.get(k), str | int)
+    ]
+    return clip(discord.utils.escape_markdown("; ".join(found)) or "-", REASON_LIMIT)
+
+
+def delivery_nonce(job: Job) -> str:
+    """The same for every attempt to deliver one outcome of one job (a late video after an
+    expiry notice is another outcome): Discord (`enforce_nonce`) returns the first message
+    instead of posting again within a few minutes."""
+    return f"sb-deliver-{job.id}-{job.state[0]}"
+
+
+def marker(job: Job) -> str:
+    """Text every delivery of `job` contains, to recognise our own earlier post."""
+    return f"`{job.task_id}`" if job.task_id else f"#{job.id}"
+
+
+def human_size(size: int) -> str:
+    return f"{size / MB:.1f} MB" if size >= MB else f"{max(1, round(size / 1024))} KB"
+
+
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reason_of(job: Job) -> str:
+    fields = {
+        k: clip(v, REASON_LIMIT) if isinstance(v, str) else v for k, v in job.error_fields.items()
+    }
+    return clip(t(job.error_key or "provider.down", job.locale, **fields), REASON_LIMIT)
+
+
+class Deliverer:
+    """Posts outcomes for the tracker (`JobEvents.deliver` and `give_up_delivery`)."""
+
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+
+    def _where(self, job: Job) -> discord.PartialMessageable:
+        target = job.thread_id or job.card_channel_id or job.channel_id
+        return self.bot.get_partial_messageable(target, guild_id=job.guild_id)
+
+    @staticmethod
+    def _mentions(job: Job) -> discord.AllowedMentions:
+        return discord.AllowedMentions(users=[discord.Object(job.user_id)])
+
+    async def deliver(self, job: Job, *, maybe_posted: bool) -> Delivery:
+        where = self._where(job)
+        if maybe_posted:
+            earlier = await self._earlier_post(job, where)
+            if earlier is not None:
+                log.info(
+                    "job=%s task_id=%s: already posted as message %s before a restart",
+                    job.id,
+                    job.task_id,
+                    earlier,
+                )
+                return Delivery(outcome="delivered", message_id=earlier)
+        try:
+            if job.state == "completed" and job.kind == "video":
+                return await self._video(job, where)
+            return await self._send(job, where, self._outcome_text(job))
+        except (discord.Forbidden, discord.NotFound):
+            log.warning(
+                "job=%s task_id=%s: the thread is gone or closed to me; not delivering",
+                job.id,
+                job.task_id,
+            )
+            return Delivery(outcome="permanent", error="thread gone or closed")
+        except discord.HTTPException as exc:
+            if 400 <= exc.status < 500 and exc.status != 429:
+                return await self._short_notice(job, where, exc)
+            log.warning(
+                "job=%s task_id=%s: delivery failed (%s); will retry",
+                job.id,
+                job.task_id,
+                exc.status,
+            )
+            return Delivery(outcome="retry")
+
+    async def give_up_delivery(self, job: Job) -> None:
+        text = t(
+            "delivery.gave_up",
+            job.locale,
+            mention=f"<@{job.user_id}>",
+            job=job.id,
+            task_id=job.task_id or "-",
+        )
+        try:
+            await self._where(job).send(
+                clip(text), allowed_mentions=self._mentions(job), nonce=f"sb-gaveup-{job.id}"
+            )
+        except discord.HTTPException:
+            log.warning("job=%s: could not post the give-up notice either", job.id)
+
+    async def _earlier_post(self, job: Job, where: discord.PartialMessageable) -> int | None:
+        """Our own post of this outcome, if an earlier attempt made it."""
+        me = self.bot.user
+        claimed = job.delivery_claimed_at
+        if me is None or claimed is None:
+            return None
+        since = dt.datetime.fromtimestamp(claimed, dt.UTC) - CLOCK_SLACK
+        after = discord.utils.time_snowflake(since)
+        if job.delivery_message_id is not None:  # an earlier outcome's post (expiry notice)
+            after = max(after, job.delivery_message_id)
+        sign = marker(job)
+        try:
+            async for message in where.history(after=discord.Object(after), limit=100):
+                if message.author.id == me.id and sign in message.content:
+                    return message.id
+        except discord.HTTPException as exc:
+            log.info("job=%s: could not read the thread to check (%s)", job.id, exc.status)
+        return None
+
+    def _outcome_text(self, job: Job) -> str:
+        mention = f"<@{job.user_id}>"
+        task = job.task_id or "-"
+        if job.state == "completed":  # a character
+            return t(
+                "delivery.character_done",
+                job.locale,
+                mention=mention,
+                task_id=task,
+                details=character_details(job),
+            )
+        if job.state == "uncertain":
+            key = (
+                "delivery.unknown_unlistable"
+                if job.resolution == "unlistable"
+                else "delivery.unknown_not_found"
+            )
+            return t(key, job.locale, mention=mention, job=job.id)
+        if job.state == "expired":
+            hours = self.bot.config.file.tracking.resolve_hours
+            return t(
+                "delivery.expired",
+                job.locale,
+                mention=mention,
+                reason=reason_of(job),
+                task_id=task,
+                hours=round(hours),
+            )
+        return t("delivery.failed", job.locale, mention=mention, reason=reason_of(job), task_id=task)
+
+    async def _send(
+        self,
+        job: Job,
+        where: discord.PartialMessageable,
+        text: str,
+        **extra: object,
+    ) -> Delivery:
+        message = await where.send(
+            clip(text),
+            allowed_mentions=self._mentions(job),
+            nonce=delivery_nonce(job),
+            **extra,  # type: ignore[call-overload]
+        )
+        return Delivery(outcome="delivered", message_id=message.id)
+
+    async def _short_notice(
+        self, job: Job, where: discord.PartialMessageable, exc: discord.HTTPException
+    ) -> Delivery:
+        """Discord refused the message itself (a 4xx): the shortest notice that says how the
+        job ended; if even that is refused, the job closes with the reason logged."""
+        log.warning(
+            "job=%s task_id=%s: Discord refused the delivery (%s %s); sending a short notice",
+            job.id,
+            job.task_id,
+            exc.status,
+            exc.code,
+        )
+        text = t(
+            "delivery.short",
+            job.locale,
+            mention=f"<@{job.user_id}>",
+            job=job.id,
+            task_id=job.task_id or "-",
+        )
+        try:
+            message = await where.send(clip(text), allowed_mentions=self._mentions(job))
+        except discord.HTTPException as again:
+            return Delivery(outcome="permanent", error=f"Discord refused it ({again.status})")
+        return Delivery(
+            outcome="delivered", message_id=message.id, error=f"short notice ({exc.status})"
+        )
+
+    async def _video(self, job: Job, where: discord.PartialMessageable) -> Delivery:
+        limit = job.filesize_limit
+        cap = int(self.bot.config.file.tracking.max_download_mb * MB)
+        mention = f"<@{job.user_id}>"
+        with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+            path = Path(tmp) / f"storyboard-{job.id}.mp4"
+            try:
+                size = await self.bot.tracker.download(job, path, max_bytes=min(limit, cap))
+            except ContentTooLarge:
+                return await self._too_large(job, where)
+            except NotFound:
+                log.warning(
+                    "job=%s task_id=%s: the provider no longer keeps the video", job.id, job.task_id
+                )
+                text = t("delivery.gone", job.locale, mention=mention, task_id=job.task_id)
+                sent = await self._send(job, where, text)
+                return sent.model_copy(update={"error": "video no longer at the provider"})
+            except VideoApiError as exc:
+                log.warning(
+                    "job=%s task_id=%s: download failed (%s); will retry",
+                    job.id,
+                    job.task_id,
+                    exc.key,
+                )
+                return Delivery(outcome="retry")
+            s = job.storyboard.settings
+            text = t(
+                "delivery.done",
+                job.locale,
+                mention=mention,
+                task_id=job.task_id,
+                seconds=s.seconds,
+                model=s.model,
+                size=human_size(size),
+            )
+            try:
+                return await self._send(
+                    job,
+                    where,
+                    text,
+                    file=discord.File(path, filename=path.name),
+                    view=self._after_video(job),
+                )
+            except discord.HTTPException as exc:
+                if exc.status == 413 or exc.code in TOO_LARGE_CODES:
+                    return await self._too_large(job, where)
+                raise
+
+    async def _too_large(self, job: Job, where: discord.PartialMessageable) -> Delivery:
+        link = video_link(job)
+        key = "delivery.too_large_link" if link else "delivery.too_large"
+        text = t(
+            key,
+            job.locale,
+            mention=f"<@{job.user_id}>",
+            limit=human_size(job.filesize_limit),
+            link=link,
+            task_id=job.task_id,
+        )
+        return await self._send(job, where, text)
+
+    def _after_video(self, job: Job) -> ui.View:
+        profile = self.bot.config.settings_for(job.guild_id).profile
+        if profile.allows("character_from_task"):
+            return character_view(job)
+        return ui.View()
