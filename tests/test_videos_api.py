@@ -190,12 +190,14 @@ async def test_create_gives_back_a_long_429_with_the_wait(
     assert len(fake_provider.requests) == 1
 
 
-async def test_create_does_not_resend_after_a_500(
+async def test_create_does_not_resend_after_a_500_and_does_not_call_it_a_no(
     session: aiohttp.ClientSession, fake_provider: FakeProvider
 ) -> None:
+    # Was `ProviderDown` ("not created"): a 5xx proves nothing about a create.
     fake_provider.inject(Fault(route="create", kind="status", status=500))
-    with pytest.raises(ProviderDown):
+    with pytest.raises(SubmissionUnknown) as exc:
         await client(session, fake_provider).create(request())
+    assert (exc.value.detail, exc.value.status) == ("HTTP 500", 500)
     assert len(fake_provider.requests) == 1
 
 

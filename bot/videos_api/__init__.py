@@ -13,9 +13,18 @@ from bot.videos_api.errors import (
     SubmissionUnknown,
     VideoApiError,
 )
-from bot.videos_api.models import CreateVideoRequest, ReferenceImage, VideoError, VideoJob
+from bot.videos_api.keys import key_fingerprint
+from bot.videos_api.models import (
+    TERMINAL_STATUSES,
+    CreateVideoRequest,
+    ReferenceImage,
+    VideoError,
+    VideoJob,
+    normalize_status,
+)
 
 __all__ = [
+    "TERMINAL_STATUSES",
     "AuthFailed",
     "ContentTooLarge",
     "CreateVideoRequest",
@@ -33,4 +42,6 @@ __all__ = [
     "VideoClient",
     "VideoError",
     "VideoJob",
+    "key_fingerprint",
+    "normalize_status",
 ]

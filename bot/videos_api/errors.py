@@ -14,16 +14,20 @@ class VideoApiError(StoryboardError):
 
 
 class AuthFailed(VideoApiError):
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, message: str | None = None) -> None:
         super().__init__("provider.auth_failed", status=status)
         self.status = status
+        self.message = message
 
 
 class RateLimited(VideoApiError):
-    def __init__(self, retry_after: float | None) -> None:
+    """429, or the key is paused after one: `retry_after` is the wait left, if known."""
+
+    def __init__(self, retry_after: float | None, message: str | None = None) -> None:
         wait = max(1, round(retry_after)) if retry_after is not None else 30
         super().__init__("provider.rate_limited", wait=wait)
         self.retry_after = retry_after
+        self.message = message
 
 
 class Rejected(VideoApiError):
@@ -44,12 +48,18 @@ class NotFound(Rejected):
 
 
 class ProviderDown(VideoApiError):
-    """5xx, a broken answer, or no connection: the provider is not working now."""
+    """5xx, a broken answer, or no connection: the provider is not working now.
 
-    def __init__(self, status: int | None = None, detail: str = "") -> None:
+    `message` is the provider's own sentence (scrubbed and cut), when it gave one.
+    """
+
+    def __init__(
+        self, status: int | None = None, detail: str = "", message: str | None = None
+    ) -> None:
         super().__init__("provider.down", status=status or "-")
         self.status = status
         self.detail = detail
+        self.message = message
 
 
 class ProviderTimeout(VideoApiError):
@@ -62,12 +72,22 @@ class SubmissionUnknown(VideoApiError):
     """The create request may have reached the provider, but no answer came back.
 
     Re-sending could pay twice, so the caller must look the job up (by its
-    metadata, where the provider lists jobs) or ask the member.
+    metadata, where the provider lists jobs) or ask the member. A 5xx, 408 or
+    499 answer to a create is this too: proxies (Cloudflare, nginx) answer
+    502/504/524 for requests the relay behind them accepted.
+
+    `detail` names what happened ("HTTP 524", "timed out waiting for the
+    answer", "ServerDisconnectedError", "unreadable answer"); `status` is the
+    HTTP status if one came; `message` the provider's sentence, if any.
     """
 
-    def __init__(self, detail: str) -> None:
+    def __init__(
+        self, detail: str, *, status: int | None = None, message: str | None = None
+    ) -> None:
         super().__init__("provider.submission_unknown")
         self.detail = detail
+        self.status = status
+        self.message = message
 
 
 class ContentTooLarge(VideoApiError):

@@ -4,13 +4,57 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.profiles import ProviderProfile
 from bot.storyboard import ValidStoryboard
 from bot.videos_api.errors import NotSupported
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+# What relays say, mapped to the five statuses the bot reasons about. new-api
+# maps upstream values this way (relay/channel/task/sora/adaptor.go); relays
+# that pass upstream values through send `succeeded`, `expired`, ... as they are.
+_STATUS_SYNONYMS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "queued",
+            "pending",
+            "submitted",
+            "not_start",
+            "preparing",
+            "unknown",
+            "created",
+            "starting",
+        ),
+        "queued",
+    ),
+    **dict.fromkeys(("processing", "in_progress", "running", "generating"), "in_progress"),
+    **dict.fromkeys(("completed", "complete", "success", "succeeded", "finished"), "completed"),
+    **dict.fromkeys(("failed", "failure", "fail", "error", "expired"), "failed"),
+    **dict.fromkeys(("cancelled", "canceled"), "cancelled"),
+}
+
+
+def normalize_status(raw: str) -> tuple[str, bool]:
+    """The canonical status for a provider's word, and whether the word was known.
+
+    An unknown word reads as `in_progress`: the job keeps being polled (and ends
+    by the tracker's own deadline) rather than being declared done or failed on
+    a guess.
+    """
+    status = _STATUS_SYNONYMS.get(raw.strip().lower())
+    return (status, True) if status is not None else ("in_progress", False)
+
+
+def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
+    """new-api sometimes answers `{"code": ..., "data": {video}}`: the video is inside."""
+    if any(k in data for k in ("id", "task_id", "status")):
+        return data
+    inner = data.get("data")
+    if isinstance(inner, dict) and ("id" in inner or "task_id" in inner) and "status" in inner:
+        return inner
+    return data
 
 
 class VideoError(BaseModel):
@@ -28,7 +72,11 @@ class VideoJob(BaseModel):
     id: str
     object: str = "video"
     model: str | None = None
+    # One of queued, in_progress, completed, failed, cancelled (see `normalize_status`);
+    # the provider's own word is kept in `raw_status`.
     status: str
+    raw_status: str | None = None
+    status_known: bool = True
     progress: int = 0
     created_at: int | None = None
     completed_at: int | None = None
@@ -37,6 +85,26 @@ class VideoJob(BaseModel):
     size: str | None = None
     error: VideoError | None = None
     remixed_from_video_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        """Accept the shapes relays answer with: `task_id` for `id`, a `data` wrapper,
+        and any status word (normalized; the original kept)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(_unwrap(data))
+        if data.get("id") is None and data.get("task_id") is not None:
+            data["id"] = data["task_id"]
+        # A stored answer already carries `raw_status`: normalize from it again, so
+        # validating a dumped job gives the same job.
+        raw = data.get("raw_status")
+        if not isinstance(raw, str):
+            raw = data.get("status")
+        if isinstance(raw, str):
+            data["status"], data["status_known"] = normalize_status(raw)
+            data["raw_status"] = raw
+        return data
 
     @field_validator("progress", mode="before")
     @classmethod
