@@ -12,7 +12,15 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.fake_provider import FakeProvider, Fault, RecordedRequest
+from tests.fake_provider import (
+    PROBLEM_JSON,
+    FakeProvider,
+    Fault,
+    RecordedRequest,
+    html_error_page,
+    newapi_error_body,
+    problem_body,
+)
 from tests.fake_provider import fixtures as provider_fixtures
 from tests.fake_provider.contract import relay_contract
 from tests.fake_provider.fixtures import GUILD_A_KEY, GUILD_B_KEY
@@ -566,3 +574,183 @@ async def test_openai_remix_and_completion(
     assert (remix["seconds"], remix["size"], remix["prompt"]) == ("8", "1280x720", "bluer")
     _, done = await call(session, "GET", f"{fp.base_url}/videos/{source['id']}")
     assert done["expires_at"] == done["completed_at"] + 3600
+
+
+# -- relay dialects and the faults real relays show ---------------------------
+
+
+async def raw(
+    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, str, bytes]:
+    async with session.request(method, url, headers=auth(), **kwargs) as resp:
+        return resp.status, resp.content_type, await resp.read()
+
+
+async def test_accept_then_status_makes_the_job_then_answers_a_proxy_error(
+    fake_provider: FakeProvider, session: aiohttp.ClientSession
+) -> None:
+    fp = fake_provider
+    page = html_error_page(524, "A timeout occurred")
+    fp.inject(
+        Fault(
+            route="create",
+            kind="accept_then_status",
+            status=524,
+            body=page,
+            content_type="text/html",
+        )
+    )
+    status, kind, body = await raw(
+        session, "POST", f"{fp.base_url}/videos", data=form(relay_fields())
+    )
+    assert (status, kind, body.decode()) == (524, "text/html", page)
+    [sent] = fp.requests
+    assert sent.valid, sent.errors  # still checked against the contract
+    assert (sent.fault, sent.status, list(fp.jobs)) == ("accept_then_status", 524, [sent.job_id])
+    # The default body is an OpenAI-style JSON error for the status.
+    fp.inject(Fault(route="create", kind="accept_then_status", status=502))
+    status, body = await call(session, "POST", f"{fp.base_url}/videos", data=form(relay_fields()))
+    assert (status, body["error"]["message"], len(fp.jobs)) == (502, "Bad gateway.", 2)
+
+
+async def test_a_window_fault_answers_every_request_until_the_clock_passes_it(
+    fake_provider: FakeProvider, session: aiohttp.ClientSession
+) -> None:
+    fp = fake_provider
+    video = await create(session, fp, **relay_fields())
+    url = f"{fp.base_url}/videos/{video['id']}"
+    storm = fp.inject(Fault(route="retrieve", status=429, retry_after=60, window=60))
+    for _ in range(5):
+        assert (await call(session, "GET", url))[0] == 429
+    fp.advance(59.9)
+    assert (await call(session, "GET", url))[0] == 429
+    fp.advance(0.1)
+    assert (await call(session, "GET", url))[0] == 200
+    assert storm not in fp.faults
+    with pytest.raises(ValueError, match="window"):
+        Fault(window=0)
+
+
+async def test_hidden_new_jobs_appear_after_the_delay(
+    fake_provider: FakeProvider, session: aiohttp.ClientSession
+) -> None:
+    fp = fake_provider
+    fp.hide_new_jobs(30)
+    video = await create(session, fp, **relay_fields())
+    url = f"{fp.base_url}/videos/{video['id']}"
+    assert (await call(session, "GET", url))[0] == 404
+    assert (await call(session, "GET", f"{fp.base_url}/videos"))[1]["data"] == []
+    fp.hide_new_jobs(0)
+    shown = await create(session, fp, **relay_fields())  # made after: visible at once
+    assert (await call(session, "GET", f"{fp.base_url}/videos/{shown['id']}"))[0] == 200
+    fp.advance(30)
+    assert (await call(session, "GET", url))[0] == 200
+    listed = (await call(session, "GET", f"{fp.base_url}/videos"))[1]["data"]
+    assert [v["id"] for v in listed] == [shown["id"], video["id"]]
+
+
+async def test_a_pinned_status_may_be_any_word_and_relays_may_rename_statuses(
+    session: aiohttp.ClientSession,
+) -> None:
+    names = {"completed": "succeeded", "in_progress": "running", "queued": "not_start"}
+    async with FakeProvider(keys={GUILD_A_KEY}, status_names=names) as fp:
+        video = await create(session, fp, **relay_fields())
+        assert video["status"] == "not_start"
+        url = f"{fp.base_url}/videos/{video['id']}"
+        fp.advance(10)
+        assert (await call(session, "GET", url))[1]["status"] == "running"
+        fp.advance(60)
+        assert (await call(session, "GET", url))[1]["status"] == "succeeded"
+        assert fp.jobs[video["id"]].status == "completed"  # the fake's own rules stay canonical
+        fp.set_status(video["id"], "Expired")
+        assert (await call(session, "GET", url))[1]["status"] == "Expired"
+
+
+async def test_task_id_only_and_the_newapi_data_envelope(session: aiohttp.ClientSession) -> None:
+    async with FakeProvider(keys={GUILD_A_KEY}, task_id_only=True, wrap_data=True) as fp:
+        answer = await create(session, fp, **relay_fields())
+        assert answer["code"] == "success"
+        video = answer["data"]
+        assert "id" not in video and video["task_id"] in fp.jobs
+        status, again = await call(session, "GET", f"{fp.base_url}/videos/{video['task_id']}")
+        assert (status, again["data"]["task_id"]) == (200, video["task_id"])
+
+
+@pytest.mark.parametrize("list_status", [404, 405])
+async def test_a_relay_without_a_list_route(
+    session: aiohttp.ClientSession, list_status: int
+) -> None:
+    async with FakeProvider(keys={GUILD_A_KEY}, list_route=False, list_status=list_status) as fp:
+        video = await create(session, fp, **relay_fields())
+        status, body = await call(session, "GET", f"{fp.base_url}/videos")
+        assert (status, body["error"]["message"]) == (
+            list_status,
+            "Invalid URL (GET /v1/videos)",
+        )
+        assert (await call(session, "GET", f"{fp.base_url}/videos/{video['id']}"))[0] == 200
+
+
+async def test_expire_content_forces_the_404_retention_gives(
+    fake_provider: FakeProvider, session: aiohttp.ClientSession
+) -> None:
+    fp = fake_provider
+    video = await create(session, fp, **relay_fields())
+    fp.advance(65)
+    url = f"{fp.base_url}/videos/{video['id']}/content"
+    assert (await raw(session, "GET", url))[0] == 200
+    fp.expire_content(video["id"])
+    status, body = await call(session, "GET", url)
+    assert (status, body["error"]["code"]) == (404, "expired")
+
+
+@pytest.mark.parametrize(
+    ("fault", "content_type", "expected"),
+    [
+        (
+            Fault(status=500, body=newapi_error_body("上游任务失败")),
+            "application/json",
+            {"code": "fail_to_fetch_task", "message": "上游任务失败", "data": None},
+        ),
+        (
+            Fault(
+                status=503,
+                body=problem_body(503, "Service Unavailable", "Upstream is restarting."),
+                content_type=PROBLEM_JSON,
+            ),
+            PROBLEM_JSON,
+            {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "Upstream is restarting.",
+            },
+        ),
+        (Fault(status=502, body="upstream connect error"), "text/plain", "upstream connect error"),
+        (
+            Fault(
+                status=504, body=html_error_page(504, "Gateway time-out"), content_type="text/html"
+            ),
+            "text/html",
+            html_error_page(504, "Gateway time-out"),
+        ),
+    ],
+    ids=["new-api", "problem+json", "text", "html"],
+)
+async def test_error_body_shapes(
+    fake_provider: FakeProvider,
+    session: aiohttp.ClientSession,
+    fault: Fault,
+    content_type: str,
+    expected: Any,
+) -> None:
+    fp = fake_provider
+    fp.inject(fault)
+    status, kind, body = await raw(session, "GET", f"{fp.base_url}/videos/x")
+    assert (status, kind) == (fault.status, content_type)
+    assert (json.loads(body) if isinstance(expected, dict) else body.decode()) == expected
+
+
+async def test_add_job_makes_an_open_job_without_a_request(fake_provider: FakeProvider) -> None:
+    job = fake_provider.add_job(GUILD_A_KEY, seconds="15")
+    assert (job.key, job.seconds, job.status) == (GUILD_A_KEY, "15", "queued")
+    assert fake_provider.requests == []

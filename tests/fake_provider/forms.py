@@ -68,7 +68,37 @@ _STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
     502: ("Bad gateway.", "server_error", None),
     503: ("The engine is currently overloaded, please try again later.", "server_error", None),
     504: ("Gateway timeout.", "server_error", None),
+    524: ("A timeout occurred.", "server_error", None),
 }
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def newapi_error_body(message: str, code: str = "fail_to_fetch_task") -> dict[str, Any]:
+    """new-api's task error shape: `{"code", "message", "data": null}`."""
+    return {"code": code, "message": message, "data": None}
+
+
+def problem_body(status: int, title: str, detail: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem; send it with `content_type=PROBLEM_JSON`."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    return body
+
+
+def html_error_page(status: int, reason: str, host: str = "api.example.com") -> str:
+    """A Cloudflare-style error page (`text/html`), as a proxy sends for 502/504/524."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en-US"><head>'
+        f"<title>{host} | {status}: {reason}</title>"
+        "<style>body{font-family:sans-serif}</style>"
+        "<script>window._cf_chl_opt={}</script></head>\n<body>"
+        f'<div class="cf-error"><h1>Error code {status}</h1>\n'
+        f"<p>{reason}</p>\n<p>Visit cloudflare.com for more information.</p></div>"
+        "</body></html>"
+    )
 
 
 def status_error_body(status: int) -> dict[str, Any]:

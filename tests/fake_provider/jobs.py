@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,7 +46,14 @@ class FakeJob:
     `queue_seconds`, then in_progress for `run_seconds` with progress rising
     from 0 to 99, then `completed` or `failed` as `outcome` says. Assigning
     `job.status` (or `job.progress`) pins that value; assigning None returns
-    the job to its timeline.
+    the job to its timeline. A pinned status may be any word (`succeeded`,
+    `expired`, ...): it is served as it is, and the job is then neither
+    completed nor failed for the provider's own rules (content, remix).
+
+    `status_names` maps canonical statuses to this relay's words in what is
+    served; `task_id_only` serves `task_id` instead of `id`; until
+    `visible_at` (fake clock) the job is unknown to retrieve and list (a relay
+    that registers tasks late); `content_expired` makes the content route 404.
     """
 
     id: str
@@ -68,7 +75,11 @@ class FakeJob:
     error_code: str = DEFAULT_FAIL_CODE
     error_message: str = DEFAULT_FAIL_MESSAGE
     deleted: bool = False
-    _pinned_status: VideoStatus | None = field(default=None, repr=False)
+    status_names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    task_id_only: bool = False
+    visible_at: float | None = None
+    content_expired: bool = False
+    _pinned_status: str | None = field(default=None, repr=False)
     _pinned_progress: int | None = field(default=None, repr=False)
     _pinned_at: float | None = field(default=None, repr=False)
 
@@ -96,11 +107,16 @@ class FakeJob:
         return ("completed" if self.outcome == "complete" else "failed"), 100
 
     @property
-    def status(self) -> VideoStatus:
+    def visible(self) -> bool:
+        """False while the relay has not registered the job yet (see `visible_at`)."""
+        return self.visible_at is None or self.clock() >= self.visible_at
+
+    @property
+    def status(self) -> str:
         return self._pinned_status or self._timeline()[0]
 
     @status.setter
-    def status(self, value: VideoStatus | None) -> None:
+    def status(self, value: str | None) -> None:
         self._pinned_status = value
         self._pinned_at = self.clock() if value is not None else None
 
@@ -135,24 +151,28 @@ class FakeJob:
 
     @property
     def expired(self) -> bool:
+        if self.content_expired:
+            return True
         expires = self.expires_at
         return expires is not None and self.clock() >= expires
 
     def to_object(self, *, as_created: bool = False) -> dict[str, Any]:
         """The video object the provider returns; `as_created` gives the create answer."""
-        status: VideoStatus = "queued" if as_created else self.status
+        status = "queued" if as_created else self.status
         progress = 0 if as_created else self.progress
         completed = None if as_created else self.completed_at
         expires = None if as_created else self.expires_at
         error = (
             {"code": self.error_code, "message": self.error_message} if status == "failed" else None
         )
+        shown = self.status_names.get(status, status)
+        id_key = "task_id" if self.task_id_only else "id"
         if self.dialect == "openai":
             return {
-                "id": self.id,
+                id_key: self.id,
                 "object": "video",
                 "model": self.model,
-                "status": status,
+                "status": shown,
                 "progress": progress,
                 "created_at": int(self.created_at),
                 "completed_at": None if completed is None else int(completed),
@@ -165,10 +185,10 @@ class FakeJob:
             }
         # Relays built on new-api omit empty fields and send milliseconds.
         video: dict[str, Any] = {
-            "id": self.id,
+            id_key: self.id,
             "object": "video",
             "model": self.model,
-            "status": status,
+            "status": shown,
             "progress": progress,
             "created_at": int(self.created_at * 1000),
             "seconds": self.seconds,

@@ -8,7 +8,9 @@ from typing import Any, Literal, get_args
 
 Route = Literal["create", "retrieve", "content", "list", "delete", "remix", "unknown"]
 FaultRoute = Literal["create", "retrieve", "content", "list", "delete", "remix", "any"]
-FaultKind = Literal["status", "slow", "bad_json", "drop", "drop_after_read", "truncate"]
+FaultKind = Literal[
+    "status", "accept_then_status", "slow", "bad_json", "drop", "drop_after_read", "truncate"
+]
 
 
 class Headers(dict[str, str]):
@@ -86,11 +88,22 @@ class Fault:
     """A misbehaviour queued with `FakeProvider.inject`.
 
     Faults are consumed in the order they were injected, each by the next
-    `times` requests whose route matches (`"any"` matches every route).
+    `times` requests whose route matches (`"any"` matches every route). With
+    `window` (fake-clock seconds), a fault instead answers every matching
+    request from its first use until the fake clock has moved `window`
+    seconds past it (`times` is then ignored): a 429 storm with
+    `Retry-After: 60` for a minute is `Fault(status=429, retry_after=60, window=60)`.
 
     - `status`: answer `status` at once (no job is created), with `body`
-      (a dict is sent as JSON, str/bytes as they are, in `content_type`) or an
+      (a dict is sent as JSON, in `content_type` if given, else
+      application/json; str/bytes as they are, in `content_type`) or an
       OpenAI-style error body; `retry_after` adds a `Retry-After` header.
+      `forms` has the other shapes relays use: `newapi_error_body`,
+      `problem_body` (with `PROBLEM_JSON`), `html_error_page`; a str body is
+      plain text.
+    - `accept_then_status`: carry out the request (a create makes its job),
+      then answer `status` as `status` does: a proxy (Cloudflare, nginx) in
+      front of a relay that accepted the create answering 502/504/524.
     - `slow`: really sleep `delay` seconds, then answer normally (the request
       is still carried out, even if the client gave up meanwhile).
     - `bad_json`: carry out the request (a create makes its job), then answer
@@ -110,7 +123,10 @@ class Fault:
     body: dict[str, Any] | str | bytes | None = None
     content_type: str | None = None
     delay: float = 0.0
+    window: float | None = None
     remaining: int = field(init=False, repr=False)
+    # Fake-clock time of the first use of a `window` fault.
+    started_at: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.route not in get_args(FaultRoute):
@@ -121,7 +137,17 @@ class Fault:
             raise ValueError("a fault applies at least once")
         if self.delay < 0:
             raise ValueError("delay must not be negative")
+        if self.window is not None and self.window <= 0:
+            raise ValueError("a window must be positive")
         self.remaining = self.times
 
     def matches(self, route: Route) -> bool:
         return self.remaining > 0 and self.route in ("any", route)
+
+    def over(self, now: float) -> bool:
+        """Whether a `window` fault's window has passed on the fake clock."""
+        return (
+            self.window is not None
+            and self.started_at is not None
+            and now >= self.started_at + self.window
+        )

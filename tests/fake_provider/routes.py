@@ -42,6 +42,12 @@ class VideoRoutes:
     id_prefix: str | None
     content_size: int
     poll_after_ms: int | None
+    status_names: dict[str, str]
+    task_id_only: bool
+    wrap_data: bool
+    list_route: bool
+    list_status: int
+    register_delay: float
     _serial: Iterator[int]
     _default_outcome: tuple[Outcome, str, str]
 
@@ -63,6 +69,8 @@ class VideoRoutes:
         headers = {}
         if self.poll_after_ms is not None:
             headers["openai-poll-after-ms"] = str(self.poll_after_ms)
+        if self.wrap_data:  # new-api's envelope
+            return web.json_response({"code": "success", "data": dict(video)}, headers=headers)
         return web.json_response(dict(video), headers=headers)
 
     @staticmethod
@@ -74,7 +82,7 @@ class VideoRoutes:
     def _job_for(self, request: web.Request) -> FakeJob:
         video_id = request.match_info["video_id"]
         job = self.jobs.get(video_id)
-        visible = job is not None and not job.deleted
+        visible = job is not None and not job.deleted and job.visible
         if job is not None and self.isolate_keys and job.key != request[RECORD].key:
             visible = False  # tasks belong to the account that made them
         if job is None or not visible:
@@ -111,6 +119,9 @@ class VideoRoutes:
             outcome=outcome,
             error_code=code,
             error_message=message,
+            status_names=dict(self.status_names),
+            task_id_only=self.task_id_only,
+            visible_at=now + self.register_delay if self.register_delay > 0 else None,
         )
         self.jobs[job.id] = job
         record.job_id = job.id
@@ -146,6 +157,8 @@ class VideoRoutes:
         )
 
     async def _list(self, request: web.Request) -> web.Response:
+        if not self.list_route:  # new-api relays: no GET /v1/videos
+            raise ApiError(self.list_status, f"Invalid URL ({request.method} {request.path})")
         query = request.query
         order = query.get("order", "desc")
         if order not in ("asc", "desc"):
@@ -161,7 +174,7 @@ class VideoRoutes:
         jobs = [
             j
             for j in self.jobs.values()
-            if not j.deleted and (not self.isolate_keys or j.key == key)
+            if not j.deleted and j.visible and (not self.isolate_keys or j.key == key)
         ]
         if order == "desc":
             jobs.reverse()

@@ -48,6 +48,15 @@ class FakeProvider(VideoRoutes):
     content expires after `expires_seconds` (None: never). `poll_after_ms`
     is sent as `openai-poll-after-ms` (None: no header); `content_size` is
     the size of the fake MP4. `start_time` sets the fake clock (Unix seconds).
+
+    Relay dialects: `status_names` maps the canonical statuses to this
+    relay's words (`{"completed": "succeeded", "in_progress": "running"}`);
+    `task_id_only` answers `task_id` instead of `id`; `wrap_data` wraps video
+    answers as new-api sometimes does (`{"code": "success", "data": {...}}`);
+    `list_route=False` makes `GET /v1/videos` answer `list_status` (404, or
+    405), as on new-api; `register_delay` (fake-clock seconds, also
+    `hide_new_jobs`) keeps a new job out of retrieve (404) and list until
+    the clock passes its creation plus the delay.
     """
 
     def __init__(
@@ -64,6 +73,12 @@ class FakeProvider(VideoRoutes):
         isolate_keys: bool = True,
         id_prefix: str | None = None,
         max_body_size: int = 32 * 1024 * 1024,
+        status_names: dict[str, str] | None = None,
+        task_id_only: bool = False,
+        wrap_data: bool = False,
+        list_route: bool = True,
+        list_status: int = 404,
+        register_delay: float = 0.0,
     ) -> None:
         if dialect not in ("relay", "openai"):
             raise ValueError(f"unknown dialect {dialect!r}")
@@ -79,6 +94,12 @@ class FakeProvider(VideoRoutes):
         self.isolate_keys = isolate_keys
         self.id_prefix = id_prefix
         self.max_body_size = max_body_size
+        self.status_names = dict(status_names or {})
+        self.task_id_only = task_id_only
+        self.wrap_data = wrap_data
+        self.list_route = list_route
+        self.list_status = list_status
+        self.register_delay = register_delay
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, FakeJob] = {}
         self.faults: list[Fault] = []
@@ -172,12 +193,44 @@ class FakeProvider(VideoRoutes):
         job.outcome, job.error_code, job.error_message = outcome, code, message
 
     def set_status(
-        self, job_id: str, status: VideoStatus | None, *, progress: int | None = None
+        self, job_id: str, status: VideoStatus | str | None, *, progress: int | None = None
     ) -> FakeJob:
-        """Pin a job's status (and progress); None returns it to the clock."""
+        """Pin a job's status (and progress); None returns it to the clock.
+
+        Any word is accepted and served as it is (`succeeded`, `expired`, ...).
+        """
         job = self.jobs[job_id]
         job.status = status
         job.progress = progress
+        return job
+
+    def add_job(self, key: str = DEFAULT_KEY, **fields: str) -> FakeJob:
+        """A job made without a request (no contract check, nothing recorded):
+        for simulations that need many open jobs fast."""
+        record = RecordedRequest(
+            method="POST",
+            path="/v1/videos",
+            route="create",
+            query={},
+            headers=Headers(),
+            key=key,
+            content_type=MULTIPART,
+            body=b"",
+        )
+        values = {"model": "sora-2", "prompt": "A seeded job.", **fields}
+        return self._new_job(record, values, {})
+
+    def hide_new_jobs(self, seconds: float) -> None:
+        """Jobs created from now on stay invisible to retrieve and list for `seconds`
+        of the fake clock (0 ends it): a relay that registers tasks late."""
+        if seconds < 0:
+            raise ValueError("the delay must not be negative")
+        self.register_delay = seconds
+
+    def expire_content(self, job_id: str) -> FakeJob:
+        """The content route answers 404 for this job from now on (retention ran out)."""
+        job = self.jobs[job_id]
+        job.content_expired = True
         return job
 
     def content_of(self, job_id: str, variant: Variant = "video") -> bytes:
@@ -194,7 +247,14 @@ class FakeProvider(VideoRoutes):
         return self._now
 
     def _take_fault(self, route: Route) -> Fault | None:
-        for fault in self.faults:
+        for fault in list(self.faults):
+            if fault.over(self._now):
+                self.faults.remove(fault)
+                continue
+            if fault.window is not None and fault.route in ("any", route):
+                if fault.started_at is None:
+                    fault.started_at = self._now
+                return fault
             if fault.matches(route):
                 fault.remaining -= 1
                 if fault.remaining == 0:
@@ -275,6 +335,8 @@ class FakeProvider(VideoRoutes):
             response = self._fault_response(fault)
         else:
             response = await self._answer(request, handler, record, unreadable)
+        if fault is not None and kind == "accept_then_status":
+            response = self._fault_response(fault)
         if kind == "drop_after_read":
             return self._drop(request)
         if kind == "bad_json":
@@ -310,7 +372,12 @@ class FakeProvider(VideoRoutes):
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         if fault.body is None or isinstance(fault.body, dict):
             body = fault.body if fault.body is not None else status_error_body(fault.status)
-            return web.json_response(body, status=fault.status, headers=headers)
+            return web.json_response(
+                body,
+                status=fault.status,
+                headers=headers,
+                content_type=fault.content_type or "application/json",
+            )
         raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
         headers["Content-Type"] = fault.content_type or "text/plain; charset=utf-8"
         return web.Response(body=raw, status=fault.status, headers=headers)
