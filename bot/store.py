@@ -476,15 +476,15 @@ class Store:
 
         The message id of an earlier outcome (an expiry notice) is kept when this one's is
         unknown: a later check for our own post starts after it."""
-        known = {"delivery_message_id": message_id} if message_id is not None else {}
-        return await self._update(
-            job_id,
-            delivered_at=time.time(),
-            delivery_error=error,
-            delivery_failures=0,
-            delivery_failing_since=None,
-            **known,
-        )
+        fields: dict[str, Any] = {
+            "delivered_at": time.time(),
+            "delivery_error": error,
+            "delivery_failures": 0,
+            "delivery_failing_since": None,
+        }
+        if message_id is not None:
+            fields["delivery_message_id"] = message_id
+        return await self._update(job_id, **fields)
 
     async def note_delivery_failure(self, job_id: int) -> Job:
         now = time.time()

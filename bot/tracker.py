@@ -346,7 +346,9 @@ class Tracker:
         until the horizon; a late video is delivered like any other."""
         if self._past_horizon(job):
             log.info("job=%s task_id=%s: stopped looking after the horizon", job.id, job.task_id)
-            self._card_again_later(await self._show(await self._store.set_resolution(job.id, "gave_up")))
+            self._card_again_later(
+                await self._show(await self._store.set_resolution(job.id, "gave_up"))
+            )
             return
         looked = await self._look(job)
         if looked is None:
@@ -455,14 +457,21 @@ class Tracker:
             return
         delays = self.tracking.resolve_delays_seconds
         delay = delays[min(job.looks, len(delays)) - 1]
-        log.info("job=%s: not found at the provider yet (look %d); next in %.0f s", job.id, job.looks, delay)
+        log.info(
+            "job=%s: not found at the provider yet (look %d); next in %.1f s",
+            job.id,
+            job.looks,
+            delay,
+        )
         await self._show(job)
         self.watch(job.id, delay)
 
     async def _stop_resolving(self, job: Job, why: Resolution) -> None:
         # Paying twice is worse than asking: the member decides, told plainly.
         job = await self._store.set_resolution(job.id, why)
-        log.info("job=%s: outcome unknown (%s); the member decides whether to resubmit", job.id, why)
+        log.info(
+            "job=%s: outcome unknown (%s); the member decides whether to resubmit", job.id, why
+        )
         await self._finish(job)
 
     async def download(self, job: Job, dest: Path, max_bytes: int) -> int:

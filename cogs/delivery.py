@@ -185,7 +185,9 @@ class Deliverer:
                 task_id=task,
                 hours=round(hours),
             )
-        return t("delivery.failed", job.locale, mention=mention, reason=reason_of(job), task_id=task)
+        return t(
+            "delivery.failed", job.locale, mention=mention, reason=reason_of(job), task_id=task
+        )
 
     async def _send(
         self,

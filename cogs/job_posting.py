@@ -73,7 +73,9 @@ async def post_job_card(
     bot.tracker.watch(job.id)
     if job.state == "uncertain":
         # Not "submitted", not "failed": the member learns the job may exist and is kept.
-        key = "submit.uncertain_unlistable" if job.resolution == "unlistable" else "submit.uncertain"
+        key = (
+            "submit.uncertain_unlistable" if job.resolution == "unlistable" else "submit.uncertain"
+        )
         reason = t("provider.submission_unknown", locale)
         await reply(interaction, t(key, locale, reason=reason, job=job.id), locale=locale)
         return
@@ -102,7 +104,9 @@ async def post_missing_card(bot: StoryboardBot, job: Job) -> bool:
     channel = bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
     try:
         message = await channel.send(
-            embed=build_card(job), view=card_view(job, _profile(bot, job)), allowed_mentions=NO_MENTIONS
+            embed=build_card(job),
+            view=card_view(job, _profile(bot, job)),
+            allowed_mentions=NO_MENTIONS,
         )
     except (discord.Forbidden, discord.NotFound):
         log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)

@@ -21,7 +21,7 @@ from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
 from cogs.job_posting import post_job_card
-from cogs.replies import reply, reply_not_submitted, report_error
+from cogs.replies import reply_not_submitted, report_error
 
 log = logging.getLogger(__name__)
 

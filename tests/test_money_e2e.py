@@ -113,7 +113,9 @@ async def test_a_job_that_registers_late_is_found_by_a_later_look(world: World) 
     [job] = await world.jobs()
     assert job.state == "uncertain"
     # Several looks find nothing; the job stays uncertain, still looked for.
-    await world.wait_until(lambda: len(world.provider.requests_to("list")) >= 3)
+    await world.wait_until(lambda: len(world.provider.jobs) == 1)  # the slow create landed
+    lists = len(world.provider.requests_to("list"))
+    await world.wait_until(lambda: len(world.provider.requests_to("list")) >= lists + 3)
     assert await state_is(world, job.id, "uncertain")
     world.provider.advance(61)
     await world.wait_until(lambda: state_is(world, job.id, "active"))
@@ -139,8 +141,10 @@ async def test_a_provider_without_a_list_route_is_told_plainly_and_resubmit_need
     assert "paying twice" in notice
     # The card offers only Details and a resubmit behind a confirmation.
     await world.wait_until(
-        lambda: button_ids(card_of(world, job.card_message_id))
-        == [f"sb:resubmit:{job.id}", f"sb:details:{job.id}"]
+        lambda: (
+            button_ids(card_of(world, job.card_message_id))
+            == [f"sb:resubmit:{job.id}", f"sb:details:{job.id}"]
+        )
     )
     lists = len(world.provider.requests_to("list"))
     assert lists == 1  # detected once
@@ -210,8 +214,10 @@ async def test_buttons_after_completion_and_an_old_cancel(world: World) -> None:
     world.provider.advance(3600)
     await world.wait_until(lambda: delivered(world, job.id))
     await world.wait_until(
-        lambda: button_ids(card_of(world, job.card_message_id))
-        == [f"sb:remix:{job.id}", f"sb:details:{job.id}"]
+        lambda: (
+            button_ids(card_of(world, job.card_message_id))
+            == [f"sb:remix:{job.id}", f"sb:details:{job.id}"]
+        )
     )
     ix = await press(world, running, f"sb:cancel:{job.id}", stale=True)
     assert "is now: Completed" in await answered(world, ix)
@@ -232,8 +238,10 @@ async def test_retry_on_a_failed_character_job_makes_the_character_again(world: 
     world.provider.advance(3600)
     await world.wait_until(lambda: delivered(world, job.id))
     await world.wait_until(
-        lambda: button_ids(card_of(world, job.card_message_id))
-        == [f"sb:retry:{job.id}", f"sb:details:{job.id}"]
+        lambda: (
+            button_ids(card_of(world, job.card_message_id))
+            == [f"sb:retry:{job.id}", f"sb:details:{job.id}"]
+        )
     )
     world.provider.set_outcome(None, "complete")
     retry = await press(world, job.card_message_id or 0, f"sb:retry:{job.id}")
@@ -297,7 +305,9 @@ async def test_a_3000_character_failure_reason_still_reaches_the_member(world: W
     assert "The prompt was refused because it is very long" in notice
 
 
-async def test_a_delivery_discord_keeps_refusing_backs_off_then_gives_up(world: World) -> None:
+async def test_a_delivery_that_keeps_failing_backs_off_then_gives_up_with_a_notice(
+    world: World,
+) -> None:
     config = config_for(
         world.provider,
         world.fd,
@@ -305,15 +315,23 @@ async def test_a_delivery_discord_keeps_refusing_backs_off_then_gives_up(world: 
         tracking={"delivery_give_up_hours": 0.0003, "delivery_retry_max_minutes": 0.005},
     )
     await world.restart(config)
-    job = await world.submitted_job("A stubborn thread.")
-    for _ in range(60):
-        world.fd.fail_next(SEND, status=500, code=0, message="Internal Server Error")
+    job = await world.submitted_job("A stubborn download.")
+    # The provider's content route is down for good: a passing failure, never ending.
+    world.provider.inject(Fault(route="content", kind="status", status=500, times=1000))
     world.provider.advance(3600)
-    await world.wait_until(lambda: delivered(world, job.id), within=20)
+    await world.wait_until(lambda: delivered(world, job.id), within=30)
     job = await world.job(job.id)
     assert job.delivery_error == "gave up after repeated failures"
-    sends = len(world.fd.calls_to(SEND))
-    assert sends < 60  # backed off, not a tight loop
+    [notice] = [t for t in texts_in(world, job.thread_id) if f"#{job.id}" in t]
+    assert "have stopped trying" in notice
+    asked = len(world.provider.requests_to("content"))
+    assert asked >= 2  # tried again before giving up
+    # And then stopped: another job delivered meanwhile, and nothing asked for the first.
+    world.provider.faults.clear()
+    other = await world.submitted_job("A later one.")
+    world.provider.advance(3600)
+    await world.wait_until(lambda: delivered(world, other.id))
+    assert len(world.provider.requests_to("content")) == asked + 1
 
 
 # -- 6. One 404 on a poll is not a failure -------------------------------------------------

@@ -29,6 +29,16 @@ async def _delivered(world: World, job_id: int) -> bool:
     return (await world.job(job_id)).delivered_at is not None
 
 
+async def failed_job(world: World, *scenes: str) -> Any:
+    """A job the provider failed, delivered: its card offers Retry."""
+    world.provider.set_outcome(None, "fail", message="Upstream refused.")
+    job = await world.submitted_job(*scenes)
+    world.provider.advance(3600)
+    await world.wait_until(lambda: _delivered(world, job.id))
+    world.provider.set_outcome(None, "complete")
+    return await world.job(job.id)
+
+
 def deliveries(world: World, thread_id: int | None) -> list[RecordedCall]:
     return [
         c
@@ -53,9 +63,9 @@ async def test_progress_is_edited_on_the_card_only_when_it_visibly_changes(world
     world.provider.advance(30)
     await world.wait_until(lambda: len(card_edits(world, job.card_message_id)) == 2)
     assert status_of(card_edits(world, job.card_message_id)[1]).startswith("In progress (")
-    # Buttons stay on every edit.
+    # Buttons stay on every edit: a running job offers no paid button.
     custom_ids = [b["custom_id"] for row in edits[0].json["components"] for b in row["components"]]
-    assert custom_ids == [f"sb:retry:{job.id}", f"sb:remix:{job.id}", f"sb:details:{job.id}"]
+    assert custom_ids == [f"sb:cancel:{job.id}", f"sb:details:{job.id}"]
 
 
 async def test_finished_video_is_posted_in_the_thread_mentioning_only_the_requester(
@@ -137,8 +147,8 @@ async def test_a_job_that_never_finishes_expires(world: World) -> None:
     world.bot.config = config
     await world.wait_until(lambda: posts_in(world, job.thread_id)[1:])
     text = posts_in(world, job.thread_id)[-1].json["content"]
-    assert "I stopped waiting" in text
-    assert "The provider did not finish within 1 min." in text
+    assert "is taking unusually long: The provider did not finish within 1 min." in text
+    assert "I keep looking for up to 24 h" in text
     assert (await world.job(job.id)).state == "expired"
 
 
@@ -178,9 +188,13 @@ async def test_retry_after_a_restart_makes_a_new_job_in_the_same_thread(world: W
     image = world.fd.attachment(
         "ref.png", __import__("tests.harness", fromlist=["png_bytes"]).png_bytes(), "image/png"
     )
+    world.provider.set_outcome(None, "fail", message="Upstream refused.")
     ix = await world.open_storyboard(shots=1, seconds=10, image=image)
     await world.submit(ix, ["A retried scene."])
     first = (await world.jobs())[0]
+    world.provider.advance(3600)
+    await world.wait_until(lambda: _delivered(world, first.id))
+    world.provider.set_outcome(None, "complete")
     await world.restart()
     sub = await press(world, first.id, "retry")
     await world.wait_reply(sub)
@@ -197,7 +211,7 @@ async def test_retry_after_a_restart_makes_a_new_job_in_the_same_thread(world: W
 
 async def test_someone_else_pressing_the_buttons_is_refused(world: World) -> None:
     job = await world.submitted_job("Alice's video.")
-    sub = await press(world, job.id, "retry", user=world.std.bob)
+    sub = await press(world, job.id, "cancel", user=world.std.bob)
     await sub.wait_callback()
     assert sub.callback is not None
     assert sub.callback["data"]["flags"] == 64
@@ -231,6 +245,8 @@ async def test_details_shows_the_full_prompt(world: World) -> None:
 
 async def test_remix_resubmits_the_edited_storyboard(world: World) -> None:
     job = await world.submitted_job("A day scene.")
+    world.provider.advance(3600)
+    await world.wait_until(lambda: _delivered(world, job.id))
     ix = await press(world, job.id, "remix")
     await ix.wait_callback()
     assert ix.modal is not None
@@ -309,7 +325,7 @@ async def test_a_job_that_finished_just_before_the_deadline_is_delivered_not_exp
 
 
 async def test_a_double_click_on_retry_pays_once(world: World) -> None:
-    job = await world.submitted_job("Only once more.")
+    job = await failed_job(world, "Only once more.")
     first, second = await asyncio.gather(
         world.fd.press_button(job.card_message_id or 0, f"sb:retry:{job.id}", user=world.std.alice),
         world.fd.press_button(job.card_message_id or 0, f"sb:retry:{job.id}", user=world.std.alice),
