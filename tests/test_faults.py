@@ -227,7 +227,10 @@ async def test_a_crash_between_posting_and_recording_the_delivery_posts_once(
     await world.stop_bot()
     # The crash: the message is in the thread but the store never heard of it.
     with contextlib.closing(sqlite3.connect(world.config.storage_path)) as db:
-        db.execute("UPDATE jobs SET delivered_at = NULL WHERE id = ?", (job.id,))
+        db.execute(
+            "UPDATE jobs SET delivered_at = NULL, delivery_message_id = NULL WHERE id = ?",
+            (job.id,),
+        )
         db.commit()
     await world.start_bot()
     await world.wait_until(lambda: delivered(world, job.id))

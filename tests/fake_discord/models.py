@@ -7,6 +7,7 @@ Ids are fixed snowflakes chosen by the test; ids the fake makes itself come from
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,15 +77,25 @@ class ChannelType:
 
 
 class Snowflakes:
-    """Makes increasing snowflakes from a fixed start time: deterministic per fake."""
+    """Increasing snowflakes. With `clock` (seconds), dated by it as Discord's are by real
+    time: a bot may date things by ids (read a thread's history after a moment). Without,
+    from a fixed start, one millisecond apart: deterministic."""
 
-    def __init__(self, start_ms: int = BASE_TIME_MS) -> None:
+    def __init__(
+        self, start_ms: int = BASE_TIME_MS, clock: Callable[[], float] | None = None
+    ) -> None:
         self._next_ms = start_ms
+        self._clock = clock
+        self._last = 0
 
     def next(self) -> int:
-        ms = self._next_ms
-        self._next_ms += 1
-        return (ms - DISCORD_EPOCH_MS) << 22
+        if self._clock is None:
+            ms = self._next_ms
+            self._next_ms += 1
+            return (ms - DISCORD_EPOCH_MS) << 22
+        dated = (int(self._clock() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._last = max(self._last + 1, dated)
+        return self._last
 
 
 def snowflake_iso(snowflake: int) -> str:

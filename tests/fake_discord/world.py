@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import asyncio
 import io
 import mimetypes
@@ -75,7 +77,8 @@ class World:
         self.clock = clock
         self.clock_offset = 0.0
         self.ack_deadline = ack_deadline
-        self.ids = Snowflakes()
+        # Dated by the wall clock (as Discord's), moved on by `advance_clock` like `now`.
+        self.ids = Snowflakes(clock=lambda: time.time() + self.clock_offset)
         self.guilds: dict[int, Guild] = {}
         self.messages: dict[int, JSON] = {}
         self.commands: dict[int | None, list[JSON]] = {}
