@@ -210,9 +210,15 @@ async def test_rate_limited_says_when_to_try_again(world: World) -> None:
     assert "Try again in 90 s" in text
 
 
-async def test_provider_down_says_so(world: World) -> None:
-    text = await provider_refusal(world, Fault(route="create", kind="status", status=503))
-    assert "not working right now (HTTP 503)" in text
+async def test_a_503_on_create_is_uncertain_not_a_refusal(world: World) -> None:
+    # Was "not working right now (HTTP 503)" and submit_failed: a proxy's 5xx proves nothing.
+    world.provider.inject(Fault(route="create", kind="status", status=503))
+    ix = await world.open_storyboard(shots=1, seconds=10)
+    sub = await world.submit(ix, ["A cat on a roof."])
+    assert "may or may not have started the video" in followup_text(sub)
+    assert len(world.provider.requests_to("create")) == 1
+    [job] = await world.jobs()
+    assert job.state == "uncertain"
 
 
 async def test_provider_too_slow_is_uncertain_and_not_resent(world: World) -> None:
