@@ -40,7 +40,8 @@ class RequestPacer:
         self, rate: float, *, clock: Clock | None = None, sleep: Sleep | None = None
     ) -> None:
         self.interval = 1.0 / rate
-        self._clock = clock or _monotonic
+        # None: the module's `_monotonic`, looked up per call (a test may shift it).
+        self._clock: Clock = clock or (lambda: _monotonic())
         self._sleep = sleep or _sleep
         self._last_start = -math.inf
         self._paused_until = -math.inf
