@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import asyncio
 import io
 import mimetypes
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
