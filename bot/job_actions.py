@@ -21,7 +21,6 @@ from bot.profiles import ProviderProfile
 from bot.store import Job
 
 Action = Literal["details", "cancel", "retry", "resubmit", "remix", "character"]
-PAID_ACTIONS: frozenset[Action] = frozenset({"retry", "resubmit", "remix", "character"})
 
 
 def actions_for(job: Job, profile: ProviderProfile) -> tuple[Action, ...]:

@@ -411,7 +411,7 @@ async def test_a_storyboard_by_a_chinese_member_is_chinese_from_start_to_deliver
     assert fields["尺寸"] == "720x1280 (竖屏)"
     assert embed["footer"]["text"] == f"任务 #{job.id}"
     buttons = [b["label"] for row in card.json["components"] for b in row["components"]]
-    assert buttons == ["重试", "改编", "详情"]
+    assert buttons == ["取消", "详情"]  # a queued job: nothing on it pays again
 
     [thread_call] = fd.calls_to(THREAD_FROM_MESSAGE)
     thread_id = int(thread_call.response["id"])
@@ -461,7 +461,7 @@ async def test_the_english_check_finds_english(world: World) -> None:
         "Storyboard video",
         "Requested by",
         "Queued",
-        "Retry",
+        "Cancel",
     ):
         assert any(repr(english)[1:-1] in leak for leak in leaks), english
 

@@ -60,11 +60,12 @@ async def test_the_rules_apply_to_modals_and_buttons_too(world: World) -> None:
     assert "The bot can only be used in <#1200000000000000999>" in text_of(sub)
     assert "Submitted after." in text_of(sub)
     press = await world.fd.press_button(
-        job.card_message_id or 0, f"sb:retry:{job.id}", user=world.std.alice
+        job.card_message_id or 0, f"sb:cancel:{job.id}", user=world.std.alice
     )
     await press.wait_callback()
     assert "The bot can only be used in" in text_of(press)
     assert len(world.provider.requests_to("create")) == 1
+    assert world.provider.requests_to("delete") == []
 
 
 async def test_threads_of_an_allowed_channel_are_allowed(world: World) -> None:

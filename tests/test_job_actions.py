@@ -1,0 +1,88 @@
+"""Which buttons a job offers in each state (`bot.job_actions`), and its open-jobs query."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.job_actions import actions_for, request_key_for
+from bot.profiles import OPENAI, RELAY
+from bot.store import Store
+from bot.videos_api import VideoJob
+from tests.test_store import new_job
+
+
+async def job_in(tmp_path: Path, **fields: Any) -> Any:
+    store = await Store.open(tmp_path / f"db-{len(list(tmp_path.iterdir()))}.sqlite3")
+    try:
+        job = await store.create_job(new_job())
+        return job.model_copy(update=fields)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"state": "pending"}, ("details",)),
+        ({"state": "active"}, ("cancel", "details")),
+        ({"state": "completed"}, ("remix", "details", "character")),
+        ({"state": "failed"}, ("retry", "remix", "details")),
+        ({"state": "submit_failed"}, ("retry", "remix", "details")),
+        ({"state": "cancelled"}, ("retry", "remix", "details")),
+        ({"state": "uncertain"}, ("details",)),  # still looking: nothing may pay again
+        ({"state": "uncertain", "resolution": "unlistable"}, ("resubmit", "details")),
+        ({"state": "uncertain", "resolution": "not_found"}, ("resubmit", "details")),
+        ({"state": "expired"}, ("resubmit", "details")),
+        ({"state": "completed", "kind": "character"}, ("details",)),
+        ({"state": "failed", "kind": "character"}, ("retry", "details")),
+        ({"state": "active", "kind": "character"}, ("cancel", "details")),
+    ],
+)
+async def test_actions_follow_the_state(
+    tmp_path: Path, fields: dict[str, Any], expected: tuple[str, ...]
+) -> None:
+    assert actions_for(await job_in(tmp_path, **fields), RELAY) == expected
+
+
+async def test_a_profile_that_cannot_delete_or_make_characters_offers_neither(
+    tmp_path: Path,
+) -> None:
+    no_delete = OPENAI.model_copy(update={"delete_path": None})
+    assert actions_for(await job_in(tmp_path, state="active"), no_delete) == ("details",)
+    assert actions_for(await job_in(tmp_path, state="completed"), OPENAI) == ("remix", "details")
+
+
+async def test_a_paid_action_on_one_job_always_makes_the_same_request_key(
+    tmp_path: Path,
+) -> None:
+    job = await job_in(tmp_path, state="failed")
+    assert request_key_for("retry", job) == request_key_for("retry", job) == f"retry:{job.id}"
+    assert request_key_for("resubmit", job) != request_key_for("retry", job)
+
+
+async def test_open_jobs_are_the_ones_still_followed(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        looking = await store.create_job(new_job("k:1"))
+        await store.mark_uncertain(looking.id, "HTTP 524")
+        unlistable = await store.create_job(new_job("k:2"))
+        await store.mark_uncertain(unlistable.id, "HTTP 524", "unlistable")
+        await store.mark_delivered(unlistable.id)
+        expired = await store.create_job(new_job("k:3"))
+        await store.mark_submitted(expired.id, VideoJob(id="t3", status="queued"))
+        await store.mark_expired(expired.id, 60)
+        await store.mark_delivered(expired.id)
+        assert await store.open_job_ids() == [looking.id, expired.id]
+        # An expired job that finishes late is undelivered again: its video is still owed.
+        late = await store.record_poll(expired.id, VideoJob(id="t3", status="completed"))
+        assert (late.state, late.delivered_at) == ("completed", None)
+        await store.set_resolution(looking.id, "not_found")
+        assert await store.open_job_ids() == [looking.id, expired.id]  # the notice is owed
+        await store.mark_delivered(looking.id)
+        await store.mark_delivered(expired.id)
+        assert await store.open_job_ids() == []
+    finally:
+        await store.close()
