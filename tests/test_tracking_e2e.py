@@ -97,11 +97,11 @@ async def test_a_video_over_the_upload_limit_is_not_uploaded(world: World) -> No
     await world.wait_until(lambda: deliveries(world, job.thread_id))
     [post] = deliveries(world, job.thread_id)
     assert post.files == []
-    assert (
-        "larger than this server's upload limit (0.0 MB)" in post.json["content"]
-        or "upload limit" in post.json["content"]
+    # The limit in the member's own units (32 KiB, not "0.0 MB"); no link, so the task id.
+    assert post.json["content"] == (
+        f"<@{world.std.alice.id}> your video is ready, but it is larger than this server's"
+        f" upload limit (32 KB), so I can't post it here. Ask the provider for task `{job.task_id}`."
     )
-    assert f"task `{job.task_id}`" in post.json["content"]
     await world.wait_until(lambda: _delivered(world, job.id))
 
 
