@@ -24,7 +24,14 @@ from bot.videos_api import VideoApi
 
 log = logging.getLogger(__name__)
 
+# A close nobody gave a deadline (discord.py's own, a test's): how long work under way
+# may take to finish before it is cut off.
 CLOSE_DRAIN_SECONDS = 5.0
+# Of a stop's budget, kept for what follows the drain: the tracker, the gateway, the HTTP
+# session and the store close in this time.
+CLOSE_RESERVE_SECONDS = 1.5
+# How long a cancelled submission gets to unwind before the session and store under it close.
+CANCEL_GRACE_SECONDS = 0.5
 IMAGE_SLOTS = 8
 EXTENSIONS: tuple[str, ...] = (
     "cogs.errors",
@@ -60,6 +67,8 @@ class StoryboardBot(commands.Bot):
         self._submitter: Submitter | None = None
         self._tracker: Tracker | None = None
         self._inflight: set[asyncio.Task[object]] = set()
+        # When the whole stop must be over (event-loop time); see `stop_by`.
+        self._stop_deadline: float | None = None
         # Reference images are held whole while downloaded, checked and sent: bound how
         # many at once (memory). The video API bounds uploads on other paths too.
         self.image_slots = asyncio.Semaphore(IMAGE_SLOTS)
@@ -108,12 +117,47 @@ class StoryboardBot(commands.Bot):
         finally:
             self._inflight.discard(task)
 
-    async def drain(self, seconds: float) -> None:
-        """Wait (up to `seconds`) for submissions in progress before closing."""
-        pending = {t for t in self._inflight if not t.done()}
-        if pending:
-            log.info("waiting for %d submission(s) in progress", len(pending))
-            await asyncio.wait(pending, timeout=seconds)
+    def stop_by(self, deadline: float) -> None:
+        """End the coming stop, drain and closing both, by `deadline` (event-loop time).
+
+        The runner sets it from Docker's grace before it closes us. One deadline for the
+        whole stop: two drains of their own each (8 s, then 5 s) outlasted the grace, and
+        SIGKILL came before the store was closed. The earliest deadline wins.
+        """
+        if self._stop_deadline is None or deadline < self._stop_deadline:
+            self._stop_deadline = deadline
+
+    async def drain(self) -> None:
+        """Let submissions in progress finish until the stop's deadline, less the closing's
+        reserve; then cancel the rest.
+
+        A cancelled submission's job stays as far as it got (`pending` while its create
+        is unanswered): the tracker resolves open jobs at the next start. Cancelled, not
+        left running: the session and store close under it next, and it would fail on
+        them with a traceback and a wrong state.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = self._stop_deadline
+        if deadline is None:
+            deadline = loop.time() + CLOSE_DRAIN_SECONDS + CLOSE_RESERVE_SECONDS
+            self.stop_by(deadline)  # a second close, at the same time or later, keeps it
+        me = asyncio.current_task()
+        pending = {t for t in self._inflight if not t.done() and t is not me}
+        if not pending:
+            return
+        log.info("waiting for %d submission(s) in progress", len(pending))
+        left = deadline - CLOSE_RESERVE_SECONDS - loop.time()
+        _, late = await asyncio.wait(pending, timeout=max(0.0, left))
+        if not late:
+            return
+        log.warning(
+            "stopping with %d submission(s) still in progress: cancelled; the next start "
+            "looks their jobs up",
+            len(late),
+        )
+        for task in late:
+            task.cancel()
+        await asyncio.wait(late, timeout=CANCEL_GRACE_SECONDS)
 
     async def setup_hook(self) -> None:
         self._session = aiohttp.ClientSession()
@@ -165,8 +209,9 @@ class StoryboardBot(commands.Bot):
         await self._sync_scope(None)
 
     async def close(self) -> None:
-        # Whoever closes us, work a member is waiting on gets to finish first.
-        await self.drain(CLOSE_DRAIN_SECONDS)
+        # Whoever closes us, work a member is waiting on gets to finish first, within the
+        # stop's deadline.
+        await self.drain()
         # Each resource is taken before it is awaited: discord.py closes the client itself
         # on a fatal gateway close, and a second close at the same moment must not close
         # the same aiosqlite connection twice (that waits forever).

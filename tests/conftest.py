@@ -8,4 +8,4 @@ from tests.fake_provider.fixtures import (  # noqa: F401  (pytest fixtures)
 )
 from tests.harness import world  # noqa: F401  (pytest fixture)
 
-pytest_plugins = ["tests.fake_discord.fixtures"]
+pytest_plugins = ["tests.fake_discord.fixtures", "pytester"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from tests.fake_discord import InteractionHandle
 from tests.fake_discord.standard import GUILD_ID, MEMBER_ROLE_ID
 from tests.fake_provider import Fault
 from tests.fake_provider.fixtures import GUILD_A_KEY
-from tests.harness import World, followup_text
+from tests.harness import World, followup_text, replies_to
 
 
 def with_guild(world: World, **guild: Any) -> Config:
@@ -39,9 +40,9 @@ async def test_a_member_without_an_allowed_role_is_refused_everywhere(world: Wor
     world.bot.config = with_guild(world, allowed_role_ids=[MEMBER_ROLE_ID])
     ix = await run(world, world.std.bob)
     assert ix.callback_type == 4
-    assert f"You need one of these roles to use the bot here: <@&{MEMBER_ROLE_ID}>" in text_of(
-        ix
-    ) or "你需要以下角色之一" in text_of(ix)
+    # Bob's Discord is in Chinese: one message, in his language, naming the role he lacks.
+    refusal = f"你需要以下角色之一才能在这里使用机器人：<@&{MEMBER_ROLE_ID}>"
+    assert [m["content"] for m in replies_to(ix)] == [refusal]
     assert ix.callback is not None
     assert ix.callback["data"]["flags"] == 64
     ok = await run(world, world.std.alice)
@@ -107,10 +108,11 @@ async def test_daily_seconds_per_guild_and_cooldown(world: World) -> None:
     await world.submitted_job("Ten seconds.")
     ix = await run(world, world.std.bob, seconds=15)
     sub = await world.submit(ix, ["Fifteen more."])
-    assert (
-        "This server has used 10 of its 20 video seconds for today, so a 15 s video doesn't fit"
-        in followup_text(sub)
-        or "本服务器今天已使用 20 视频秒中的 10 秒" in followup_text(sub)
+    resets = QuotaRule.of(world.bot.config.settings_for(GUILD_ID)).next_reset(time.time())
+    # Bob's Discord is in Chinese; his text comes back so nothing he wrote is lost.
+    assert followup_text(sub) == (
+        f"本服务器今天已使用 20 视频秒中的 10 秒，放不下 15 秒的视频。配额将在 <t:{resets}:R> 重置。\n"
+        "你输入的内容（以免丢失）：\n```\nFifteen more.\n```"
     )
     world.bot.config = with_guild(world, cooldown_seconds=600)
     ix = await run(world, world.std.alice)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from tests.harness import FOLLOWUP
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_config(path: Path, provider: FakeProvider, db: Path) -> None:
+def write_config(path: Path, provider: FakeProvider, db: Path, *, timeout: float = 5) -> None:
     path.write_text(
         f"""
 [discord]
@@ -25,7 +27,7 @@ token = "file-token-should-be-overridden"
 
 [provider]
 base_url = "{provider.base_url}"
-timeout_seconds = 5
+timeout_seconds = {timeout}
 
 [storage]
 path = "{db}"
@@ -97,3 +99,55 @@ async def test_sigterm_mid_submission_finishes_it_then_exits_cleanly(
     assert len(fake_provider.requests_to("create")) == 1
     assert GUILD_A_KEY not in log
     assert fd.bot_token not in log
+
+
+# Docker sends SIGKILL 10 s after SIGTERM (its default grace); the stop must be over first,
+# with room for a slow host.
+DOCKER_SAFE_STOP_SECONDS = 8
+
+
+async def test_sigterm_with_a_submission_stuck_stops_in_time_and_leaves_it_pending(
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    fd = fake_discord
+    std = add_standard_guild(fd)
+    config = tmp_path / "config.toml"
+    db = tmp_path / "db.sqlite3"
+    # The provider's timeout outlasts the stop: the create is still waiting at the deadline.
+    write_config(config, fake_provider, db, timeout=60)
+    proc = await start_bot(fd, config)
+    try:
+        await fd.wait_ready(timeout=30)
+        ix = await fd.run_slash_command(
+            guild=std.guild,
+            channel=std.text,
+            user=std.alice,
+            name="storyboard",
+            options={"shots": 1, "seconds": 10},
+        )
+        await ix.wait_callback(timeout=10)
+        fake_provider.inject(Fault(route="create", kind="slow", delay=30))
+        sub = await fd.submit_modal(ix, {"shot_1": "A lighthouse at night."})
+        await sub.wait_callback(timeout=10)
+        for _ in range(500):  # the create has reached the provider, which holds it
+            if fake_provider.requests_to("create"):
+                break
+            await asyncio.sleep(0.02)
+        assert len(fake_provider.requests_to("create")) == 1
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+        took = loop.time() - began
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert took < DOCKER_SAFE_STOP_SECONDS, f"the stop took {took:.1f} s\n{log}"
+    assert "Traceback" not in log
+    assert "never retrieved" not in log
+    # Cut off, not failed: the job stays `pending`, for the next start to look up.
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT id, state FROM jobs").fetchall() == [(1, "pending")]
