@@ -30,6 +30,8 @@ CLOSE_DRAIN_SECONDS = 5.0
 # Of a stop's budget, kept for what follows the drain: the tracker, the gateway, the HTTP
 # session and the store close in this time.
 CLOSE_RESERVE_SECONDS = 1.5
+# At most this long for the tracker's looks under way to finish when stopping.
+TRACKER_GRACE_SECONDS = 2.0
 # How long a cancelled submission gets to unwind before the session and store under it close.
 CANCEL_GRACE_SECONDS = 0.5
 IMAGE_SLOTS = 8
@@ -219,7 +221,10 @@ class StoryboardBot(commands.Bot):
         if ops is not None:
             await ops.stop()
         if self._tracker is not None:
-            await self._tracker.stop()
+            # A look under way (a delivery between its post and its record) may finish
+            # within what the stop's deadline leaves, less a second for the rest.
+            left = (self._stop_deadline or 0.0) - asyncio.get_running_loop().time() - 1.0
+            await self._tracker.stop(grace=max(0.0, min(TRACKER_GRACE_SECONDS, left)))
         await super().close()
         session, self._session = self._session, None
         if session is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from tests.test_store import new_job
 
 
 async def job_in(tmp_path: Path, **fields: Any) -> Any:
-    store = await Store.open(tmp_path / f"db-{len(list(tmp_path.iterdir()))}.sqlite3")
+    store = await Store.open(tmp_path / f"db-{uuid.uuid4().hex}.sqlite3")
     try:
         job = await store.create_job(new_job())
         return job.model_copy(update=fields)
