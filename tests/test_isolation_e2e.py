@@ -221,6 +221,28 @@ async def test_a_job_answers_like_a_missing_one(world: World) -> None:
     assert missing.callback_type == hidden.callback_type == 4
 
 
+@pytest.mark.parametrize("inside", ["channel", "thread"])
+async def test_from_inside_the_hidden_channel_it_is_still_not_found(
+    world: World, inside: str
+) -> None:
+    """An interaction from the job's own channel or thread is judged by the permissions
+    Discord resolved there: without View Channel, nothing is found."""
+    case = await case_for(world, "hidden_channel_mod")
+    job = await alices_job(world, case)
+    assert job.thread_id is not None
+    case.channel = case.home if inside == "channel" else world.fd.channels[job.thread_id]
+    before = provider_writes(world)
+    ix = await command(world, case, "video status", {"id": str(job.id)})
+    assert text_of(ix) == t("jobs.not_found", case.locale, job=str(job.id))
+    card = world.fd.messages[job.card_message_id or 0]
+    for action in ("details", "retry"):
+        ix = await world.fd.press_button(card, f"sb:{action}:{job.id}", user=case.who)
+        await ix.wait_callback()
+        assert text_of(ix) == t("jobs.not_found", case.locale, job=job.id)
+        assert_nothing_leaked(ix, job)
+    assert provider_writes(world) == before
+
+
 async def test_alice_still_reaches_her_job_in_the_private_channel(world: World) -> None:
     """The check does not lock out who may see: from the channel, the thread and elsewhere."""
     private = await add_private_channel(world)
