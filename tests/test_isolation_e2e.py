@@ -22,8 +22,9 @@ import pytest
 
 from bot.drafts import Draft
 from bot.i18n import t
-from bot.store import Job
-from cogs.visibility import can_see_job
+from bot.store import Job, NewJob
+from bot.storyboard import StoryboardSettings
+from cogs.visibility import can_see_draft, can_see_job
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.models import JSON, Channel, Guild, Member, Overwrite, Perm
 from tests.fake_discord.standard import GUILD_ID
@@ -299,9 +300,19 @@ async def test_video_list_shows_no_job_of_another_guild(world: World) -> None:
 
 async def test_video_list_pages_count_only_visible_jobs(world: World) -> None:
     case = await case_for(world, "hidden_channel", allowed_at_first=True)
-    hidden = [await world.submitted_job(SCENE, user=case.who, channel=case.home)]
-    shown = [await world.submitted_job(f"Open {n}.", user=case.who) for n in range(6)]
-    hidden.append(await world.submitted_job(SCENE, user=case.who, channel=case.home))
+    first = await world.submitted_job(SCENE, user=case.who, channel=case.home)
+    shown = [await world.submitted_job("Open 0.", user=case.who)]
+    # More of the same straight into the store (the tracker need not poll them all).
+    store = world.bot.store
+
+    async def again(like: Job, n: int) -> Job:
+        fields = like.model_dump(include=set(NewJob.model_fields) - {"image", "character"})
+        return await store.create_job(
+            NewJob.model_validate(fields | {"request_key": f"more:{like.id}:{n}"})
+        )
+
+    shown += [await again(shown[0], n) for n in range(5)]
+    hidden = [first, await again(first, 0)]
     await revoke(world, case.home, case.who)
     ix = await command(world, case, "video list")
     assert ix.callback is not None
@@ -342,19 +353,20 @@ async def test_a_card_button_of_a_job_out_of_reach_is_not_found(
 # Drafts: the panel's buttons, its shot picker, and "Use as reference image"
 
 
-async def alices_draft(world: World, case: Case) -> Draft:
+async def alices_draft(world: World, case: Case, owner: Member | None = None) -> Draft:
+    """A draft (alice's, or `owner`'s) with one shot, its panel in a thread of `case.home`."""
+    owner = owner or world.std.alice
     ix = await world.fd.run_slash_command(
         guild=world.std.guild,
         channel=case.home,
-        user=world.std.alice,
+        user=owner,
         name="draft new",
         options={"title": "The secret lake"},
     )
     await world.wait_reply(ix)
     [draft] = [await world.bot.store.drafts.get(1)]
-    await world.bot.store.drafts.add_shot(
-        draft.id, scene=SCENE, duration=None, author_id=world.std.alice.id
-    )
+    assert draft.owner_id == owner.id
+    await world.bot.store.drafts.add_shot(draft.id, scene=SCENE, duration=None, author_id=owner.id)
     return await world.bot.store.drafts.get(draft.id)
 
 
@@ -401,13 +413,12 @@ async def test_use_as_reference_image_never_reaches_a_draft_out_of_reach(
     world: World, outsider: str
 ) -> None:
     case = await case_for(world, outsider, allowed_at_first=True)
-    draft = await alices_draft(world, case)
     if case.guild is world.std.guild:
-        # They helped with the draft while they could see it: it would be offered.
-        await world.bot.store.drafts.add_shot(
-            draft.id, scene="Their own shot.", duration=None, author_id=case.who.id
-        )
+        # Their own draft, started while they could see the channel: it would be offered.
+        draft = await alices_draft(world, case, owner=case.who)
         await revoke(world, case.home, case.who)
+    else:
+        draft = await alices_draft(world, case)
     ix = await world.fd.run_message_context_menu(
         "Use as reference image", image_message(world, case), user=case.who
     )
@@ -518,6 +529,34 @@ async def test_can_see_job_wants_the_guild_even_where_the_channel_is_visible(
     for guild_id, user_id in ((None, world.std.bob.id), (GUILD_ID, alice)):
         other = stub_interaction(guild_id=guild_id, channel_id=where, user_id=user_id)
         assert not can_see_job(cast(discord.Interaction, other), dm)
+
+
+def test_can_see_draft_wants_the_guild_even_where_the_channel_is_visible() -> None:
+    draft = Draft(
+        id=1,
+        guild_id=GUILD_ID,
+        channel_id=PRIVATE_CHANNEL_ID,
+        thread_id=PRIVATE_CHANNEL_ID + 1,
+        panel_message_id=None,
+        owner_id=1,
+        title="t",
+        locale="en-US",
+        settings=StoryboardSettings(model="sora-2", seconds=10),
+        state="open",
+        version=1,
+        job_id=None,
+        image_filename=None,
+        created_at=0,
+        updated_at=0,
+    )
+    where = PRIVATE_CHANNEL_ID + 1  # from the draft's own thread, where the member can look
+    here = stub_interaction(guild_id=GUILD_ID, channel_id=where, user_id=1)
+    assert can_see_draft(cast(discord.Interaction, here), draft)
+    for guild_id in (SECOND_GUILD_ID, None):
+        there = stub_interaction(guild_id=guild_id, channel_id=where, user_id=1)
+        assert not can_see_draft(cast(discord.Interaction, there), draft)
+    elsewhere = stub_interaction(guild_id=GUILD_ID, channel_id=PRIVATE_CHANNEL_ID + 2, user_id=1)
+    assert not can_see_draft(cast(discord.Interaction, elsewhere), draft)  # not in any cache
 
 
 # /storyboard-admin reload and show
