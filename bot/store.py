@@ -392,7 +392,14 @@ class Store:
     async def job_by_reference(self, guild_id: int | None, reference: str) -> Job | None:
         """A guild's job by its number (`12`, `#12`) or the provider's task id."""
         text = reference.strip().lstrip("#")
-        job = await self.find_job(int(text)) if text.isdigit() else await self.job_by_task(text)
+        job: Job | None = None
+        # ASCII digits only ("²".isdigit() is true, int("²") raises); over SQLite's int64
+        # no row has the number, and binding it would raise OverflowError.
+        if text.isascii() and text.isdigit():
+            number = int(text)
+            job = await self.find_job(number) if number < 2**63 else None
+        elif text:
+            job = await self.job_by_task(text)
         return job if job is not None and job.guild_id == guild_id else None
 
     async def job_image(self, job_id: int) -> ReferenceImage | None:

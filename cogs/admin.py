@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.access import QuotaRule
 from bot.bot import StoryboardBot
 from bot.config import ConfigError, GuildSettings, load_config, mask_secret
+from bot.config_scope import split_issues
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.logs import mask_more_secrets
@@ -67,6 +68,19 @@ def settings_lines(g: GuildSettings, locale: str) -> str:
             " · ".join(limits),
         ]
     )
+
+
+def refusal_text(error: ConfigError, guild_id: int, locale: str) -> str:
+    """Why a reload was refused, as this guild's managers may read it: their own section's
+    problems in full; of anything else only that there is a problem (the log has it)."""
+    own, elsewhere = split_issues(error.issues, guild_id)
+    if not own:
+        return t("admin.reload_refused_elsewhere", locale)
+    problems = "\n".join(f"{i.field}: {i.message}" for i in own[:10])
+    text = t("admin.reload_refused", locale) + f"\n```\n{problems[:1500]}\n```"
+    if elsewhere:
+        text += "\n" + t("admin.reload_also_elsewhere", locale)
+    return text
 
 
 def month_start(now: float) -> float:
@@ -153,13 +167,9 @@ class AdminCog(commands.Cog):
         try:
             fresh = load_config(path)
         except ConfigError as error:
-            problems = "\n".join(f"{i.field}: {i.message}" for i in error.issues[:10])
-            log.warning("reload of %s refused: %d problem(s)", path, len(error.issues))
-            await reply(
-                interaction,
-                t("admin.reload_refused", locale) + f"\n```\n{problems[:1500]}\n```",
-                locale=locale,
-            )
+            log.warning("reload of %s refused:\n%s", path, error.describe())
+            text = refusal_text(error, interaction.guild_id or 0, locale)
+            await reply(interaction, text, locale=locale)
             return
         # Mask the new keys before anything can log them.
         mask_more_secrets(fresh.secrets())

@@ -18,6 +18,7 @@ from bot.storyboard import Shot, Storyboard, StoryboardSettings
 from bot.submission import SubmitOrder
 from cogs.job_posting import post_job_card
 from cogs.replies import reply_not_submitted
+from cogs.visibility import job_not_found, visible_job_by_reference
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,10 @@ async def submit_character(
 
 
 async def finished_task_of(bot: StoryboardBot, interaction: discord.Interaction, raw: str) -> Job:
-    job = await bot.store.job_by_reference(interaction.guild_id, raw)
+    """The finished video job a member named, if they can see it (else "not found")."""
+    job = await visible_job_by_reference(interaction, bot.store, raw)
     if job is None:
-        raise StoryboardError("jobs.not_found", job=raw.strip()[:40])
+        raise job_not_found(raw)
     if job.state != "completed" or job.task_id is None or job.kind != "video":
         raise StoryboardError("character.task_not_finished", job=job.id)
     return job

@@ -25,6 +25,12 @@ from cogs.job_buttons import DYNAMIC_ITEMS, card_view, confirm_view
 from cogs.job_card import build_card, escape, status_text
 from cogs.job_posting import post_job_card, post_missing_card
 from cogs.replies import NO_MENTIONS, reply, reply_not_submitted, report_error
+from cogs.visibility import (
+    job_not_found_text,
+    visible_job,
+    visible_job_by_reference,
+    visible_recent_jobs,
+)
 
 log = logging.getLogger(__name__)
 # Presses that submit a paid job at once (resubmit only asks; remix opens a modal).
@@ -44,9 +50,10 @@ def may_act_on(job: Job, interaction: discord.Interaction) -> bool:
 
 
 async def _own_job(interaction: discord.Interaction, job_id: int, locale: str) -> Job | None:
-    """The job if this guild has it and the member may act on it; otherwise say why."""
-    job = await _bot(interaction).store.find_job(job_id)
-    if job is None or job.guild_id != interaction.guild_id:
+    """The job if the member can see it and may act on it; otherwise say why (a job they
+    can't see is "not found", like a missing one)."""
+    job = await visible_job(interaction, _bot(interaction).store, job_id)
+    if job is None:
         await reply(interaction, t("jobs.not_found", locale, job=job_id), locale=locale)
         return None
     if not may_act_on(job, interaction):
@@ -344,14 +351,14 @@ class JobsCog(commands.Cog):
         locale = pick_locale(str(interaction.locale))
         job = await self._lookup(interaction, id)
         if job is None:
-            await reply(interaction, t("jobs.not_found", locale, job=id.strip()), locale=locale)
+            await reply(interaction, job_not_found_text(id, locale), locale=locale)
             return
         await interaction.response.send_message(
             embed=build_card(job, locale), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     async def _lookup(self, interaction: discord.Interaction, raw: str) -> Job | None:
-        return await self.bot.store.job_by_reference(interaction.guild_id, raw)
+        return await visible_job_by_reference(interaction, self.bot.store, raw)
 
     @video.command(
         name="list",
@@ -363,7 +370,7 @@ class JobsCog(commands.Cog):
         locale = pick_locale(str(interaction.locale))
         assert interaction.guild_id is not None
         view = JobListView(self.bot, interaction.guild_id, interaction.user.id, locale)
-        content, embed = await view.render()
+        content, embed = await view.render(interaction)
         if embed is None:
             await interaction.response.send_message(content, ephemeral=True)
             return
@@ -387,7 +394,7 @@ class JobsCog(commands.Cog):
         found = await self._lookup(interaction, id)
         job = await _own_job(interaction, found.id if found else 0, locale) if found else None
         if found is None:
-            await reply(interaction, t("jobs.not_found", locale, job=id.strip()), locale=locale)
+            await reply(interaction, job_not_found_text(id, locale), locale=locale)
             return
         if job is None:
             return
@@ -404,8 +411,13 @@ class JobListView(ui.View):
         self.bot, self.guild_id, self.user_id, self.locale = bot, guild_id, user_id, locale
         self.page = 0
 
-    async def render(self) -> tuple[str | None, discord.Embed | None]:
-        jobs = await self.bot.store.recent_jobs(
+    async def render(
+        self, interaction: discord.Interaction
+    ) -> tuple[str | None, discord.Embed | None]:
+        """This page, re-checked for what the member pressing can still see."""
+        jobs = await visible_recent_jobs(
+            interaction,
+            self.bot.store,
             guild_id=self.guild_id,
             user_id=self.user_id,
             limit=self.PAGE + 1,
@@ -431,13 +443,13 @@ class JobListView(ui.View):
         self, interaction: discord.Interaction, button: ui.Button[JobListView]
     ) -> None:
         self.page = max(0, self.page - 1)
-        content, embed = await self.render()
+        content, embed = await self.render(interaction)
         await interaction.response.edit_message(content=content, embed=embed, view=self)
 
     @ui.button(label="▶")
     async def next(self, interaction: discord.Interaction, button: ui.Button[JobListView]) -> None:
         self.page += 1
-        content, embed = await self.render()
+        content, embed = await self.render(interaction)
         await interaction.response.edit_message(content=content, embed=embed, view=self)
 
 

@@ -29,6 +29,7 @@ from cogs.draft.modals import ImageModal, SettingsModal, ShotModal
 from cogs.draft.panel import ShotPicker, build_panel, panel_view, shot_options
 from cogs.job_posting import post_job_card
 from cogs.replies import reply, reply_not_submitted, report_error
+from cogs.visibility import visible_draft
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,10 @@ class DraftActions:
         await report_error(interaction, error, locale, echo=echo)
 
     async def _draft(self, interaction: discord.Interaction, draft_id: int) -> Draft:
-        draft = await self.bot.store.drafts.find(draft_id)
-        if draft is None or draft.guild_id != interaction.guild_id:
+        """The draft if the member can see it (its guild, a channel they can view); a draft
+        they can't see is "not found", like a missing one."""
+        draft = await visible_draft(interaction, self.bot.store, draft_id)
+        if draft is None:
             raise StoryboardError("draft.not_found", draft=draft_id)
         return draft
 

@@ -23,6 +23,7 @@ from cogs.attachments import fetch_reference_image, looks_like_image
 from cogs.draft.actions import DraftActions, actor_of, bot_of
 from cogs.draft.panel import DYNAMIC_ITEMS, build_panel, panel_view
 from cogs.replies import NO_MENTIONS, reply
+from cogs.visibility import can_see_draft
 
 log = logging.getLogger(__name__)
 ARCHIVE_EVERY_SECONDS = 3600.0
@@ -112,6 +113,8 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
             )
             await interaction.response.send_modal(modal)
             return
+        if not (target.isascii() and target.isdigit()):
+            raise StoryboardError("draft.not_found", draft=target[:20])
         draft = await actions._draft(interaction, int(target))
         if not may_manage(draft, actor_of(interaction), bot.config.guild(draft.guild_id)):
             raise StoryboardError("draft.owner_only", owner=f"<@{draft.owner_id}>")
@@ -227,7 +230,7 @@ class DraftCog(commands.Cog):
             for d in await self.bot.store.drafts.open_for_member(
                 guild_id=interaction.guild_id or 0, user_id=interaction.user.id
             )
-            if may_manage(d, actor, guild)
+            if may_manage(d, actor, guild) and can_see_draft(interaction, d)
         ]
         options = [discord.SelectOption(label=t("draft.target_quick", locale)[:100], value="quick")]
         options += [
