@@ -151,6 +151,9 @@ class OpsSection(_Section):
 class GuildSection(_Section):
     api_key: SecretStr | None = None
     api_key_env: str | None = None
+    # Keys this guild used before a rotation: never used to create, only to keep following
+    # the jobs they made (the provider shows a task only to the key that made it).
+    previous_api_keys: list[SecretStr] = Field(default_factory=list)
     base_url: str | None = None
     profile: ProfileName | None = None
     models: list[str] | None = Field(default=None, min_length=1)
@@ -200,6 +203,7 @@ class GuildSettings(BaseModel):
     guild_id: int | None
     api_key: SecretStr | None
     base_url: str
+    previous_api_keys: tuple[SecretStr, ...] = ()
     profile: ProviderProfile
     models: tuple[str, ...]
     max_seconds: int | None
@@ -253,6 +257,7 @@ class Config(BaseModel):
     def secrets(self) -> list[str]:
         """Every secret this config holds, for log masking and leak checks."""
         values = [g.api_key.get_secret_value() for g in self.guilds.values() if g.api_key]
+        values += [k.get_secret_value() for g in self.guilds.values() for k in g.previous_api_keys]
         if self.dm_key is not None:
             values.append(self.dm_key.get_secret_value())
         if self.discord_token is not None:
@@ -292,6 +297,7 @@ def _resolve(
     return GuildSettings(
         guild_id=guild_id,
         api_key=key,
+        previous_api_keys=tuple(g.previous_api_keys),
         base_url=g.base_url or file.provider.base_url,
         profile=get_profile(g.profile or file.provider.profile),
         models=tuple(g.models or file.provider.models),

@@ -62,9 +62,16 @@ class DraftService:
             raise
         try:
             job = await self._submitter.submit(order)
-        except BaseException:
-            await drafts.reopen(draft_id)
+        except StoryboardError:
+            await drafts.reopen(draft_id)  # refused before anything was stored or sent
             raise
+        except Exception:
+            # A job may be stored and its create on its way: reopen only if none was.
+            if await self._store.job_by_request_key(request_key) is None:
+                await drafts.reopen(draft_id)
+            raise
+        # Cancelled (a stop at its deadline): the job stays `pending`, the tracker looks it
+        # up at the next start, and the draft stays locked so nobody pays for it twice.
         if job.state == "submit_failed":
             await drafts.reopen(draft_id)
         else:

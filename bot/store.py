@@ -543,6 +543,17 @@ class Store:
             row = await cur.fetchone()
         return str(row[0]) if row else None
 
+    async def meta_setdefault(self, key: str, value: str) -> str:
+        """`key`'s value, set to `value` first if it has none (atomic: one value wins)."""
+        async with self._write:
+            await self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value)
+            )
+            await self._db.commit()
+        found = await self.get_meta(key)
+        assert found is not None
+        return found
+
     async def set_meta(self, key: str, value: str) -> None:
         async with self._write:
             await self._db.execute(

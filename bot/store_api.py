@@ -177,3 +177,6 @@ class StoreApi(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def meta_setdefault(self, key: str, value: str) -> str:
+        """`key`'s value, set to `value` first if it has none (atomic: one value wins)."""

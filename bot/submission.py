@@ -8,7 +8,6 @@ job is stored is recorded on the job, which the caller shows and can retry.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ from bot.access import QuotaRule
 from bot.characters import CharacterSource
 from bot.config import Config, GuildSettings
 from bot.errors import StoryboardError
+from bot.job_metadata import create_metadata
 from bot.store import DuplicateRequest, Job, NewJob
 from bot.store_api import StoreApi
 from bot.storyboard import (
@@ -38,6 +38,8 @@ from bot.videos_api.errors import VideoApiError
 
 log = logging.getLogger(__name__)
 CHARACTER_FIELDS = ("character_url", "character_timestamps", "character_from_task")
+# Tries one request key may make after the provider refused the earlier ones.
+MAX_ATTEMPTS_PER_KEY = 20
 
 
 class SubmitOrder(BaseModel):
@@ -109,32 +111,41 @@ class Submitter:
         key that already made a job.
         """
         settings, valid = self.validate(order)
-        try:
-            job = await self._store.create_job(
-                NewJob(
-                    request_key=order.request_key,
-                    guild_id=order.guild_id,
-                    channel_id=order.channel_id,
-                    user_id=order.user_id,
-                    locale=order.locale,
-                    storyboard=valid,
-                    image=order.image,
-                    filesize_limit=order.filesize_limit,
-                    character=order.character,
-                    key_fingerprint=(
-                        key_fingerprint(settings.api_key) if settings.api_key is not None else None
-                    ),
-                ),
-                quota=QuotaRule.of(settings),
-            )
-        except DuplicateRequest as dup:
-            raise StoryboardError("storyboard.already_submitted", job=dup.job_id) from None
+        new = NewJob(
+            request_key=order.request_key,
+            guild_id=order.guild_id,
+            channel_id=order.channel_id,
+            user_id=order.user_id,
+            locale=order.locale,
+            storyboard=valid,
+            image=order.image,
+            filesize_limit=order.filesize_limit,
+            character=order.character,
+            key_fingerprint=(
+                key_fingerprint(settings.api_key) if settings.api_key is not None else None
+            ),
+        )
+        last = 0
+        for attempt in range(2, MAX_ATTEMPTS_PER_KEY + 2):
+            try:
+                job = await self._store.create_job(new, quota=QuotaRule.of(settings))
+                break
+            except DuplicateRequest as dup:
+                last = dup.job_id
+                earlier = await self._store.find_job(dup.job_id)
+                # A refusal proved nothing was made: the same press or form may try again,
+                # as a new attempt of its own (which a double click still makes only once).
+                if earlier is None or earlier.state != "submit_failed":
+                    raise StoryboardError("storyboard.already_submitted", job=dup.job_id) from None
+                new = new.model_copy(update={"request_key": f"{order.request_key}#{attempt}"})
+        else:
+            raise StoryboardError("storyboard.already_submitted", job=last)
         return await self.send(job, settings, order.image)
 
     async def send(self, job: Job, settings: GuildSettings, image: ReferenceImage | None) -> Job:
         """Send a stored `pending` job's create request and record the outcome."""
         profile = settings.profile
-        metadata = json.dumps({"storyboard_job": job.id, "request": job.request_key})
+        metadata = await create_metadata(self._store, job)
         if job.character is not None:
             source = job.character
             request = CreateVideoRequest(

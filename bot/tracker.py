@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from bot.config import Config, TrackingSection
+from bot.job_metadata import request_tags
 from bot.store import Job, Resolution
 from bot.store_api import StoreApi
 from bot.videos_api import (
@@ -271,12 +272,17 @@ class Tracker:
         booked). A 404 counts towards "lost" only when it lasts (see `_not_found`)."""
         assert job.task_id is not None
         policy = self.policy
+        client = self.client_for(job)
         try:
-            return await self.client_for(job).poll(job.task_id)
+            return await client.poll(job.task_id)
         except NotFound:
-            await self._not_found(job)
+            if job.key_fingerprint is not None and client.fingerprint != job.key_fingerprint:
+                await self._key_gone(job)
+            else:
+                await self._not_found(job)
         except RateLimited as exc:
             wait = exc.retry_after if exc.retry_after is not None else policy.max_seconds
+            wait = max(wait, policy.min_seconds)  # "Retry-After: 0" must not spin
             log.info(
                 "job=%s task_id=%s rate limited; next look in %.0f s", job.id, job.task_id, wait
             )
@@ -310,6 +316,24 @@ class Tracker:
         )
         delay = min(self.policy.max_seconds, max(minutes * 60 / LOST_AFTER_LOOKS, 1.0))
         self.watch(job.id, delay)
+
+    async def _key_gone(self, job: Job) -> None:
+        """The key that made the job is no longer configured (rotated, then a restart): the
+        guild's new key can't see the task, so its 404 says nothing about the job, which may
+        still run and be charged. Never "lost" for that; looked at slowly (the old key may
+        come back) until the horizon, then closed as expired, with no Retry."""
+        log.warning(
+            "job=%s task_id=%s was made with a key this guild no longer has; its 404s don't"
+            " count. Add the old key back to follow it",
+            job.id,
+            job.task_id,
+        )
+        if not self._past_horizon(job):
+            self.watch(job.id, self.tracking.late_poll_minutes * 60)
+            return
+        if job.state == "active":
+            job = await self._store.mark_expired(job.id, self.policy.max_job_seconds / 60)
+        await self._finish(await self._store.set_resolution(job.id, "gave_up"))
 
     async def _poll(self, job: Job) -> None:
         policy = self.policy
@@ -379,7 +403,15 @@ class Tracker:
         job = await self._store.claim_delivery(job.id)
         if job.delivered_at is not None:
             return
-        result = await self.events.deliver(job, maybe_posted=maybe_posted)
+        try:
+            result = await self.events.deliver(job, maybe_posted=maybe_posted)
+        except Exception as exc:
+            # Unforeseen (a full disk, a bug): a passing failure, with the same backoff and
+            # give-up as any, never a retry every minute forever.
+            log.warning(
+                "job=%s task_id=%s: delivery failed: %r", job.id, job.task_id, exc, exc_info=True
+            )
+            result = Delivery(outcome="retry")
         if result.outcome == "retry":
             await self._delivery_failed(job)
             return
@@ -438,7 +470,7 @@ class Tracker:
             await self._stop_resolving(job, "unlistable")
             return
         try:
-            video = await client.find_by_metadata(job.request_key)
+            video = await client.find_by_metadata(await request_tags(self._store, job))
         except NotSupported:
             await self._stop_resolving(job, "unlistable")
             return

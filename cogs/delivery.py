@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -55,9 +56,12 @@ def delivery_nonce(job: Job) -> str:
     return f"sb-deliver-{job.id}-{job.state[0]}"
 
 
-def marker(job: Job) -> str:
-    """Text every delivery of `job` contains, to recognise our own earlier post."""
-    return f"`{job.task_id}`" if job.task_id else f"#{job.id}"
+def marker(job: Job) -> re.Pattern[str]:
+    """What every delivery of `job` contains, to recognise our own earlier post: the task id
+    in backticks, or the job's number (not a longer number: #1 is not #12)."""
+    if job.task_id:
+        return re.compile(re.escape(f"`{job.task_id}`"))
+    return re.compile(rf"#{job.id}(?!\d)")
 
 
 def human_size(size: int) -> str:
@@ -85,6 +89,13 @@ class Deliverer:
         target = job.thread_id or job.card_channel_id or job.channel_id
         return self.bot.get_partial_messageable(target, guild_id=job.guild_id)
 
+    def _fallback(self, job: Job) -> discord.PartialMessageable | None:
+        """Where the member asked, when the job's thread is gone (deleted, or closed to us)."""
+        target = job.card_channel_id or job.channel_id
+        if job.thread_id is None or target == job.thread_id:
+            return None
+        return self.bot.get_partial_messageable(target, guild_id=job.guild_id)
+
     @staticmethod
     def _mentions(job: Job) -> discord.AllowedMentions:
         return discord.AllowedMentions(users=[discord.Object(job.user_id)])
@@ -102,12 +113,22 @@ class Deliverer:
                 )
                 return Delivery(outcome="delivered", message_id=earlier)
         try:
-            if job.state == "completed" and job.kind == "video":
-                return await self._video(job, where)
-            return await self._send(job, where, self._outcome_text(job))
+            try:
+                return await self._post(job, where)
+            except (discord.Forbidden, discord.NotFound):
+                fallback = self._fallback(job)
+                if fallback is None:
+                    raise
+                log.warning(
+                    "job=%s task_id=%s: the thread is gone or closed to me; posting in the"
+                    " channel instead",
+                    job.id,
+                    job.task_id,
+                )
+                return await self._post(job, fallback)
         except (discord.Forbidden, discord.NotFound):
             log.warning(
-                "job=%s task_id=%s: the thread is gone or closed to me; not delivering",
+                "job=%s task_id=%s: no channel of the job is open to me; not delivering",
                 job.id,
                 job.task_id,
             )
@@ -122,6 +143,11 @@ class Deliverer:
                 exc.status,
             )
             return Delivery(outcome="retry")
+
+    async def _post(self, job: Job, where: discord.PartialMessageable) -> Delivery:
+        if job.state == "completed" and job.kind == "video":
+            return await self._video(job, where)
+        return await self._send(job, where, self._outcome_text(job))
 
     async def give_up_delivery(self, job: Job) -> None:
         text = t(
@@ -151,7 +177,7 @@ class Deliverer:
         sign = marker(job)
         try:
             async for message in where.history(after=discord.Object(after), limit=100):
-                if message.author.id == me.id and sign in message.content:
+                if message.author.id == me.id and sign.search(message.content):
                     return message.id
         except discord.HTTPException as exc:
             log.info("job=%s: could not read the thread to check (%s)", job.id, exc.status)

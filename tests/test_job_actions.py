@@ -87,3 +87,17 @@ async def test_open_jobs_are_the_ones_still_followed(tmp_path: Path) -> None:
         assert await store.open_job_ids() == []
     finally:
         await store.close()
+
+
+async def test_the_mark_of_an_earlier_post_is_this_job_s_not_a_longer_number(
+    tmp_path: Path,
+) -> None:
+    from cogs.delivery import marker
+
+    job = await job_in(tmp_path, state="uncertain", resolution="unlistable")
+    assert job.id == 1
+    assert marker(job).search("I can't know whether the provider started job #1: ...")
+    assert not marker(job).search("I can't know whether the provider started job #12: ...")
+    with_task = job.model_copy(update={"task_id": "task_1"})
+    assert marker(with_task).search("Task `task_1`.")
+    assert not marker(with_task).search("Task `task_12`.")

@@ -147,7 +147,7 @@ async def test_a_provider_without_a_list_route_is_told_plainly_and_resubmit_need
         )
     )
     lists = len(world.provider.requests_to("list"))
-    assert lists == 1  # detected once
+    assert lists == 3  # three 404s in a row make "no list route", then remembered
     warning = await press(world, job.card_message_id or 0, f"sb:resubmit:{job.id}")
     assert warning.callback is not None
     assert "could pay twice" in warning.callback["data"]["content"]

@@ -21,7 +21,7 @@ import math
 import random
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -60,6 +60,8 @@ MAX_JSON_BYTES = 2 * 1024 * 1024
 RETRYABLE_STATUSES = frozenset({408, 429, 499})
 MAX_IMAGE_UPLOADS = 8
 USER_AGENT = "storyboard-bot/0.1 (+aiohttp)"
+# A 429 that says "Retry-After: 0" still refused: asking again at once would spin.
+MIN_RATE_LIMIT_PAUSE = 1.0
 # A provider's sentence shown to a member is cut to this many characters.
 MAX_MESSAGE_CHARS = 500
 # A Retry-After beyond a day is a bug or a date in the wrong zone, not advice.
@@ -306,6 +308,31 @@ def _request_key_of(video: VideoJob) -> str | None:
     return None if value is None else str(value)
 
 
+class ListRoutes:
+    """Base URLs whose list route is missing: 404/405 `MISSES_TO_FORGET` times in a row
+    (new-api relays have none; one 404 may be a relay hiccup, and taking it for "no list
+    route" would give up on every lost create there)."""
+
+    MISSES_TO_FORGET = 3
+
+    def __init__(self) -> None:
+        self._misses: dict[str, int] = {}
+        self._missing: set[str] = set()
+
+    def __contains__(self, base: object) -> bool:
+        return base in self._missing
+
+    def missed(self, base: str) -> bool:
+        """One more 404/405; True once the route counts as missing."""
+        self._misses[base] = self._misses.get(base, 0) + 1
+        if self._misses[base] >= self.MISSES_TO_FORGET:
+            self._missing.add(base)
+        return base in self._missing
+
+    def found(self, base: str) -> None:
+        self._misses.pop(base, None)
+
+
 class VideoClient:
     """Requests for one guild's key against one provider profile."""
 
@@ -320,7 +347,7 @@ class VideoClient:
         pacer: RequestPacer,
         retry: RetryPolicy | None = None,
         image_slots: asyncio.Semaphore | None = None,
-        lists_missing: set[str] | None = None,
+        lists_missing: ListRoutes | None = None,
         unknown_statuses: SeenIds | None = None,
     ) -> None:
         self._session = session
@@ -331,8 +358,8 @@ class VideoClient:
         self._pacer = pacer
         self._retry = retry or RetryPolicy()
         self._image_slots = image_slots or asyncio.Semaphore(MAX_IMAGE_UPLOADS)
-        # Shared through `VideoApi`: base URLs whose list route answered 404/405.
-        self._lists_missing = lists_missing if lists_missing is not None else set()
+        # Shared through `VideoApi`: base URLs whose list route keeps answering 404/405.
+        self._lists_missing = lists_missing if lists_missing is not None else ListRoutes()
         self._unknown_statuses = unknown_statuses or SeenIds()
 
     @property
@@ -372,7 +399,11 @@ class VideoClient:
         )
         if isinstance(error, RateLimited):
             wait = error.retry_after
-            self._pacer.pause(wait if wait is not None else self._retry.rate_limit_pause)
+            self._pacer.pause(
+                max(wait, MIN_RATE_LIMIT_PAUSE)
+                if wait is not None
+                else self._retry.rate_limit_pause
+            )
         elif status == 503 and (wait := _retry_after(headers)) is not None:
             self._pacer.pause(min(wait, self._retry.max_pause))
         return error
@@ -459,7 +490,7 @@ class VideoClient:
                         # Nothing was taken, so create may go again; the pacer waits the pause.
                         retryable, paused = True, True
                         retry_after = (
-                            error.retry_after
+                            max(error.retry_after, MIN_RATE_LIMIT_PAUSE)
                             if error.retry_after is not None
                             else self._retry.rate_limit_pause
                         )
@@ -566,28 +597,34 @@ class VideoClient:
         if after is not None:
             params["after"] = after
         url = self._url(self.profile.list_path)
+        base = _base_key(self._base)
         try:
-            return await self._send(
+            page = await self._send(
                 "GET", url, idempotent=True, parse=self._jobs, params=params, route="list"
             )
         except Rejected as exc:
-            if exc.status not in (404, 405):
-                raise
-            self._lists_missing.add(_base_key(self._base))
+            if exc.status not in (404, 405) or not self._lists_missing.missed(base):
+                raise  # one 404 may be a hiccup: a failed look, not "no list route"
             log.info("the provider at %s has no list route (HTTP %d)", self._base, exc.status)
             raise NotSupported("list", self.profile.name) from None
+        self._lists_missing.found(base)
+        return page
 
-    async def find_by_metadata(self, request_key: str, *, pages: int = 4) -> VideoJob | None:
-        """The video whose echoed `metadata` has `"request": request_key`, or None.
+    async def find_by_metadata(
+        self, request_key: str | Collection[str], *, pages: int = 4
+    ) -> VideoJob | None:
+        """The video whose echoed `metadata` has `"request": request_key` (or any of several
+        keys), or None.
 
         Looks through at most `pages` pages of 100, newest first. Raises
         `NotSupported` where the provider cannot list.
         """
+        wanted = {request_key} if isinstance(request_key, str) else set(request_key)
         after: str | None = None
         for _ in range(pages):
             page = await self.list_videos(limit=LIST_PAGE, after=after)
             for video in page:
-                if _request_key_of(video) == request_key:
+                if _request_key_of(video) in wanted:
                     return video
             if len(page) < LIST_PAGE:
                 return None
@@ -746,7 +783,7 @@ class VideoApi:
         self._retry = retry
         # Images are held in memory while they upload: bound how many at once.
         self.image_slots = asyncio.Semaphore(max_image_uploads)
-        self._lists_missing: set[str] = set()
+        self._lists_missing = ListRoutes()
         self._unknown_statuses = SeenIds()
         self._keys: dict[str, _KnownKey] = {}
 
@@ -774,6 +811,9 @@ class VideoApi:
         remembered; the fallback guild's own client when this process never saw it."""
         known = self._keys.get(fingerprint)
         if known is None:
+            for previous in fallback.previous_api_keys:  # rotated away, kept in the config
+                if key_fingerprint(previous) == fingerprint:
+                    return self._client(previous, fallback.base_url, fallback.profile, fallback)
             return self.client_for(fallback)
         return self._client(known.api_key, known.base_url, known.profile, fallback)
 
