@@ -147,7 +147,7 @@ class DraftActions:
                 await self.refresh(await self.bot.store.drafts.get(draft.id))
             elif action == "duplicate":
                 await self.duplicate(interaction, draft, actor, locale)
-        except StoryboardError as error:
+        except Exception as error:  # every press is answered, even on a bug
             await self.report(interaction, error, locale)
 
     def preview(self, draft: Draft, locale: str) -> str:
@@ -248,7 +248,7 @@ class DraftActions:
                 text = t("draft.moved", locale, number=number, now=draft.number_of(shot_id))
             await interaction.response.edit_message(content=text, view=None)
             await self.refresh(draft)
-        except StoryboardError as error:
+        except Exception as error:  # every press is answered, even on a bug
             await self.report(interaction, error, locale)
 
     # Modals
@@ -282,7 +282,7 @@ class DraftActions:
                 text = t("draft.edited", locale, number=draft.number_of(modal.shot.id))
             await reply(interaction, text, locale=locale)
             await self.refresh(draft)
-        except StoryboardError as error:
+        except Exception as error:  # every press is answered, even on a bug
             await self.report(interaction, error, locale, echo=modal.scene.value)
 
     async def settings_submitted(
@@ -309,7 +309,7 @@ class DraftActions:
                 )
             await reply(interaction, text, locale=locale)
             await self.refresh(draft)
-        except StoryboardError as error:
+        except Exception as error:  # every press is answered, even on a bug
             await self.report(interaction, error, locale)
 
     async def image_submitted(self, interaction: discord.Interaction, modal: ImageModal) -> None:
@@ -328,5 +328,5 @@ class DraftActions:
             await reply(
                 interaction, t("draft.image_set", locale, name=image.filename), locale=locale
             )
-        except StoryboardError as error:
+        except Exception as error:  # every press is answered, even on a bug
             await self.report(interaction, error, locale)
