@@ -36,6 +36,8 @@ TRACKER_GRACE_SECONDS = 2.0
 CANCEL_GRACE_SECONDS = 0.5
 IMAGE_SLOTS = 8
 EXTENSIONS: tuple[str, ...] = (
+    # First: command descriptions and choices in every catalogue language (read at sync).
+    "cogs.translator",
     "cogs.errors",
     "cogs.storyboard",
     "cogs.jobs",
@@ -167,10 +169,6 @@ class StoryboardBot(commands.Bot):
         self._store = await Store.open(self.config.storage_path)
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
-        # Command descriptions and choices in every catalogue language (read at sync).
-        from cogs.translator import CatalogueTranslator
-
-        await self.tree.set_translator(CatalogueTranslator())
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands()

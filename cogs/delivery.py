@@ -26,7 +26,7 @@ from bot.i18n import t
 from bot.store import Job
 from bot.tracker import Delivery, video_link
 from bot.videos_api import ContentTooLarge, NotFound, VideoApiError
-from cogs.job_buttons import character_view
+from cogs.job_views import character_view
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024

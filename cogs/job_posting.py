@@ -11,8 +11,8 @@ from bot.i18n import t
 from bot.profiles import ProviderProfile
 from bot.store import Job
 from bot.tracker import visible_state
-from cogs.job_buttons import card_view
 from cogs.job_card import build_card, thread_name
+from cogs.job_views import card_view
 from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ import logging
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot.i18n import DEFAULT_LOCALE, catalogue, pick_locale
 
@@ -49,3 +50,8 @@ class CatalogueTranslator(app_commands.Translator):
         if text is None:
             log.debug("no %s text for %s (%s)", language, key, context.location.name)
         return text
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Loaded first (`bot.bot.EXTENSIONS`): every command synced after it is translated."""
+    await bot.tree.set_translator(CatalogueTranslator())

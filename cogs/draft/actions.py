@@ -26,7 +26,8 @@ from bot.tree import ensure_allowed
 from bot.videos_api import CreateVideoRequest
 from cogs.attachments import fetch_reference_image
 from cogs.draft.modals import ImageModal, SettingsModal, ShotModal
-from cogs.draft.panel import ShotPicker, build_panel, panel_view, shot_options
+from cogs.draft.panel import build_panel, panel_view, shot_options, shot_picker
+from cogs.draft.threads import open_draft_thread
 from cogs.job_posting import post_job_card
 from cogs.replies import reply, reply_not_submitted, report_error
 from cogs.visibility import visible_draft
@@ -119,7 +120,7 @@ class DraftActions:
                 if not draft.shots:
                     raise StoryboardError("draft.no_shots_to_pick")
                 view = ui.View(timeout=300)
-                view.add_item(ShotPicker(action, draft.id, shot_options(draft, locale)))
+                view.add_item(shot_picker(action, draft.id, shot_options(draft, locale)))
                 await interaction.response.send_message(
                     t(f"draft.pick_{action}", locale), view=view, ephemeral=True
                 )
@@ -203,8 +204,6 @@ class DraftActions:
     async def duplicate(
         self, interaction: discord.Interaction, draft: Draft, actor: Actor, locale: str
     ) -> None:
-        from cogs.draft.commands import open_draft_thread
-
         await interaction.response.defer(ephemeral=True, thinking=True)
         title = clean_title(t("draft.copy_title", locale, title=draft.title))
         copy = await self.service.duplicate(

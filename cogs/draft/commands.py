@@ -21,36 +21,13 @@ from bot.storyboard import StoryboardSettings
 from bot.tree import ensure_allowed
 from cogs.attachments import fetch_reference_image, looks_like_image
 from cogs.draft.actions import DraftActions, actor_of, bot_of
-from cogs.draft.panel import DYNAMIC_ITEMS, build_panel, panel_view
+from cogs.draft.buttons import DYNAMIC_ITEMS
+from cogs.draft.threads import open_draft_thread
 from cogs.replies import NO_MENTIONS, reply
 from cogs.visibility import can_see_draft
 
 log = logging.getLogger(__name__)
 ARCHIVE_EVERY_SECONDS = 3600.0
-
-
-async def open_draft_thread(bot: StoryboardBot, draft: Draft, channel: object) -> str:
-    """Post the panel in a new thread (a forum post in a forum), or in the thread we are in."""
-    embed, view = build_panel(draft), panel_view(draft)
-    name = draft.title[:100]
-    if isinstance(channel, discord.ForumChannel):
-        made = await channel.create_thread(
-            name=name, embed=embed, view=view, allowed_mentions=NO_MENTIONS
-        )
-        thread, message = made.thread, made.message
-    elif isinstance(channel, discord.Thread):
-        thread = channel
-        message = await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-    elif isinstance(channel, discord.TextChannel):
-        thread = await channel.create_thread(
-            name=name, type=discord.ChannelType.public_thread, auto_archive_duration=10080
-        )
-        message = await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-    else:
-        raise StoryboardError("draft.wrong_channel")
-    await bot.store.drafts.set_panel(draft.id, thread_id=thread.id, panel_message_id=message.id)
-    log.info("draft=%s panel=%s thread=%s", draft.id, message.id, thread.id)
-    return thread.mention
 
 
 class ImageTargetPicker(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import discord
 from discord import ui
@@ -13,8 +13,28 @@ from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.storyboard import MAX_SCENE_CHARS, Shot, StoryboardSettings, check_scenes
 
-if TYPE_CHECKING:
-    from cogs.draft.actions import DraftActions
+
+class DraftActions(Protocol):
+    """What a draft modal hands its submit to (`cogs.draft.actions.DraftActions`): the
+    modals know this much of it, and imports run from the actions to the modals only."""
+
+    async def shot_submitted(self, interaction: discord.Interaction, modal: ShotModal) -> None: ...
+
+    async def settings_submitted(
+        self, interaction: discord.Interaction, modal: SettingsModal
+    ) -> None: ...
+
+    async def image_submitted(
+        self, interaction: discord.Interaction, modal: ImageModal
+    ) -> None: ...
+
+    async def report(
+        self,
+        interaction: discord.Interaction,
+        error: BaseException,
+        locale: str,
+        echo: str | None = None,
+    ) -> None: ...
 
 
 def parse_duration(raw: str) -> int | None:

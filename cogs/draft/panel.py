@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any, Self
-
 import discord
 from discord import ui
 
@@ -70,59 +67,21 @@ class PickId:
         return f"sbdp:{action}:{draft_id}"
 
 
-class PanelButton(ui.DynamicItem[ui.Button[ui.View]], template=PanelId.template):
-    def __init__(self, action: str, draft_id: int, *, label: str = "") -> None:
-        super().__init__(
-            ui.Button(
-                label=label or action,
-                style=STYLE_OF.get(action, discord.ButtonStyle.secondary),
-                custom_id=PanelId.build(action, draft_id),
-                row=ROW_OF.get(action, 1),
-            )
-        )
-        self.action, self.draft_id = action, draft_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
-    ) -> Self:
-        return cls(match["action"], int(match["draft_id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        # Imported here: the cog imports this module to build panels.
-        from cogs.draft.actions import on_panel_button
-
-        await on_panel_button(interaction, self.action, self.draft_id)
+def panel_button(action: str, draft_id: int, *, label: str = "") -> ui.Button[ui.View]:
+    """A panel button; its press reaches `cogs.draft.buttons.PanelButton` by its id."""
+    return ui.Button(
+        label=label or action,
+        style=STYLE_OF.get(action, discord.ButtonStyle.secondary),
+        custom_id=PanelId.build(action, draft_id),
+        row=ROW_OF.get(action, 1),
+    )
 
 
-class ShotPicker(ui.DynamicItem[ui.Select[ui.View]], template=PickId.template):
-    """Options are `<shot id>:<version seen>`, so a stale pick is caught."""
-
-    def __init__(
-        self, action: str, draft_id: int, options: list[discord.SelectOption] | None = None
-    ) -> None:
-        super().__init__(
-            ui.Select(
-                custom_id=PickId.build(action, draft_id),
-                options=options or [discord.SelectOption(label="-")],
-            )
-        )
-        self.action, self.draft_id = action, draft_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
-    ) -> Self:
-        return cls(match["action"], int(match["draft_id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        from cogs.draft.actions import on_shot_picked
-
-        shot_id, version = (int(x) for x in self.item.values[0].split(":"))
-        await on_shot_picked(interaction, self.action, self.draft_id, shot_id, version)
-
-
-DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (PanelButton, ShotPicker)
+def shot_picker(
+    action: str, draft_id: int, options: list[discord.SelectOption]
+) -> ui.Select[ui.View]:
+    """A shot picker; options are `<shot id>:<version seen>`, so a stale pick is caught."""
+    return ui.Select(custom_id=PickId.build(action, draft_id), options=options)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -191,7 +150,7 @@ def panel_view(draft: Draft, locale: str | None = None) -> ui.View:
     view = ui.View(timeout=None)
     actions = PANEL_ACTIONS[:-1] if draft.is_open else ("duplicate",)
     for action in actions:
-        view.add_item(PanelButton(action, draft.id, label=t(f"draft.button_{action}", loc)))
+        view.add_item(panel_button(action, draft.id, label=t(f"draft.button_{action}", loc)))
     return view
 
 

@@ -1,0 +1,71 @@
+"""The buttons a job's messages carry, as the job's state allows (`bot.job_actions`).
+
+Views only draw: each button is a plain one with the job's custom id, and the press
+is handled by the DynamicItem registered for that id (`cogs.job_buttons`).
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import ui
+
+from bot.i18n import t
+from bot.job_actions import Action, actions_for
+from bot.profiles import ProviderProfile
+from bot.store import Job
+from cogs.job_ids import (
+    CANCEL,
+    CHARACTER,
+    CONFIRM,
+    DETAILS,
+    REMIX,
+    RESUBMIT,
+    RETRY,
+    JobButtonId,
+)
+
+BUTTONS: dict[Action, tuple[JobButtonId, str, discord.ButtonStyle]] = {
+    "retry": (RETRY, "buttons.retry", discord.ButtonStyle.primary),
+    "resubmit": (RESUBMIT, "buttons.resubmit", discord.ButtonStyle.secondary),
+    "remix": (REMIX, "buttons.remix", discord.ButtonStyle.secondary),
+    "details": (DETAILS, "buttons.details", discord.ButtonStyle.secondary),
+    "character": (CHARACTER, "buttons.character", discord.ButtonStyle.secondary),
+    "cancel": (CANCEL, "buttons.cancel", discord.ButtonStyle.danger),
+}
+
+
+def _button(
+    ids: JobButtonId, job_id: int, label: str, style: discord.ButtonStyle
+) -> ui.Button[ui.View]:
+    # A plain button: presses reach the DynamicItem registered for the id's template.
+    return ui.Button(label=label, style=style, custom_id=ids.build(job_id))
+
+
+def character_view(job: Job, locale: str | None = None) -> ui.View:
+    """Under a delivered video: make a character from it."""
+    view = ui.View(timeout=None)
+    label = t("buttons.character", locale or job.locale)
+    view.add_item(_button(CHARACTER, job.id, label, discord.ButtonStyle.secondary))
+    return view
+
+
+def card_view(job: Job, profile: ProviderProfile, locale: str | None = None) -> ui.View:
+    """The buttons the job's state allows (`bot.job_actions`), in the requester's language.
+
+    Create character sits under the delivered video, not on the card."""
+    loc = locale or job.locale
+    view = ui.View(timeout=None)
+    for action in actions_for(job, profile):
+        if action == "character":
+            continue
+        ids, label, style = BUTTONS[action]
+        view.add_item(_button(ids, job.id, t(label, loc), style))
+    return view
+
+
+def confirm_view(job: Job, locale: str) -> ui.View:
+    """Under the warning that resubmitting may pay twice: the one button that does it."""
+    view = ui.View(timeout=None)
+    label = t("buttons.confirm_resubmit", locale)
+    view.add_item(_button(CONFIRM, job.id, label, discord.ButtonStyle.danger))
+    return view
