@@ -106,6 +106,7 @@ class Job(BaseModel):
     delivery_failures: int = 0
     delivery_failing_since: float | None = None
     delivery_error: str | None = None
+    started_at: float | None = None
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -428,6 +429,13 @@ class Store:
         }
         if video.status in ("completed", "failed", "cancelled", "expired"):
             fields |= {"delivered_at": None, "delivery_claimed_at": None, "resolution": None}
+        if video.status in ("in_progress", "completed"):
+            async with self._write:
+                await self._db.execute(
+                    "UPDATE jobs SET started_at = COALESCE(started_at, ?) WHERE id = ?",
+                    (time.time(), job_id),
+                )
+                await self._db.commit()
         if video.status == "completed":
             fields |= {"state": "completed", "progress": 100, "finished_at": time.time()}
         elif video.status in ("failed", "cancelled", "expired"):

@@ -113,6 +113,8 @@ def visible_state(job: Job) -> str:
         return "queued"
     if job.state in ("uncertain", "expired"):
         return f"{job.state}:{job.resolution or 'looking'}"
+    if job.state == "completed" and job.delivery_message_id is not None:
+        return "completed:delivered"  # the card gains a link to the video
     return job.state
 
 
@@ -425,7 +427,7 @@ class Tracker:
             job.state,
             f"; {result.error}" if result.error else "",
         )
-        self._card_again_later(job)
+        self._card_again_later(await self._show(job))
         if job.state == "expired" and job.resolution is None:
             self.watch(job.id, self.tracking.late_poll_minutes * 60)
 

@@ -30,6 +30,47 @@ def status_text(job: Job, locale: str) -> str:
     return t(f"card.status_{job.state}", locale)
 
 
+BAR_CELLS = 10
+# One line of the provider's reason on the card; the whole text is in Details.
+REASON_ON_CARD = 180
+
+
+def progress_bar(percent: int) -> str:
+    filled = max(0, min(BAR_CELLS, percent * BAR_CELLS // 100))
+    return "▰" * filled + "▱" * (BAR_CELLS - filled) + f" {percent} %"
+
+
+def human_duration(seconds: float, locale: str) -> str:
+    total = max(1, round(seconds))
+    minutes, secs = divmod(total, 60)
+    if minutes == 0:
+        return t("card.duration_s", locale, s=secs)
+    return t("card.duration_m_s", locale, m=minutes, s=secs)
+
+
+def when(moment: float | None) -> str:
+    """A Discord timestamp: each reader sees it in their own time zone ("3 minutes ago")."""
+    return f"<t:{int(moment)}:R>" if moment else "-"
+
+
+def progress_line(job: Job, locale: str) -> str | None:
+    """Where the job stands in time: submitted, started with a bar, done in how long, or
+    the reason it failed, on one line (the provider's whole text is in Details)."""
+    if job.state == "active":
+        if job.provider_status == "in_progress":
+            started = job.started_at or job.submitted_at
+            return f"{progress_bar(job.progress)} · {t('card.started', locale, when=when(started))}"
+        return t("card.submitted", locale, when=when(job.submitted_at))
+    if job.state == "completed" and job.finished_at is not None:
+        took = job.finished_at - (job.submitted_at or job.created_at)
+        return t("card.done_in", locale, took=human_duration(took, locale))
+    if job.state in ("failed", "submit_failed") and job.error_key:
+        fields = {k: v for k, v in job.error_fields.items()}
+        reason = " ".join(t(job.error_key, locale, **fields).split())
+        return escape(_clip(reason, REASON_ON_CARD))
+    return None
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -93,6 +134,9 @@ def build_card(job: Job, locale: str | None = None) -> discord.Embed:
         name=t("card.image", loc),
         value=escape(job.image_name) if job.image_name else t("card.none", loc),
     )
+    line = progress_line(job, loc)
+    if line:
+        embed.add_field(name=t("card.progress", loc), value=line, inline=False)
     embed.add_field(name=t("card.requested_by", loc), value=f"<@{job.user_id}>", inline=False)
     embed.set_footer(text=t("card.footer", loc, job=job.id))
     return embed

@@ -60,7 +60,15 @@ def card_view(job: Job, profile: ProviderProfile, locale: str | None = None) -> 
             continue
         ids, label, style = BUTTONS[action]
         view.add_item(_button(ids, job.id, t(label, loc), style))
+    if job.state == "completed" and job.delivery_message_id is not None:
+        view.add_item(ui.Button(label=t("buttons.watch", loc), url=delivery_url(job)))
     return view
+
+
+def delivery_url(job: Job) -> str:
+    """A link to the message that delivered the job's video."""
+    where = job.thread_id or job.card_channel_id or job.channel_id
+    return f"https://discord.com/channels/{job.guild_id or '@me'}/{where}/{job.delivery_message_id}"
 
 
 def confirm_view(job: Job, locale: str) -> ui.View:

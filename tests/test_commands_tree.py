@@ -311,7 +311,8 @@ async def test_translator_answers_for_the_languages_we_have(
 # Data that is not language: mentions, code spans (task ids), the model, sizes, the shot
 # length syntax and image format names.
 NOT_LANGUAGE = re.compile(
-    r"<[@#]!?\d+>|`[^`]*`|sora-2|\d+x\d+|\d+(?:\.\d+)? ?(?:MB|KB)|\[\d+s\]|PNG|JPEG|WebP"
+    r"<[@#]!?\d+>|<t:\d+(?::[tTdDfFR])?>|`[^`]*`|sora-2|\d+x\d+|\d+(?:\.\d+)? ?(?:MB|KB)"
+    r"|\[\d+s\]|PNG|JPEG|WebP"
     r"|storyboard-\d+\.mp4"
 )
 # English text the catalogue has for what this flow shows.
@@ -406,7 +407,8 @@ async def test_a_storyboard_by_a_chinese_member_is_chinese_from_start_to_deliver
     embed = card.json["embeds"][0]
     assert embed["title"] == "故事板视频"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert list(fields) == ["任务", "状态", "模型", "时长", "尺寸", "参考图片", "发起人"]
+    assert list(fields) == ["任务", "状态", "模型", "时长", "尺寸", "参考图片", "进度", "发起人"]
+    assert fields["进度"].startswith("排队中 · 提交于 <t:")
     assert fields["状态"] == "排队中"
     assert fields["尺寸"] == "720x1280 (竖屏)"
     assert embed["footer"]["text"] == f"任务 #{job.id}"

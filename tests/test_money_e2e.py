@@ -26,8 +26,9 @@ def texts_in(world: World, channel_id: int | None) -> list[str]:
 
 
 def button_ids(message: dict[str, Any]) -> list[str]:
+    """The custom ids of a message's buttons (a link button is named by its URL)."""
     return [
-        str(b["custom_id"])
+        str(b.get("custom_id") or b["url"])
         for row in message.get("components", [])
         for b in row.get("components", [])
         if b.get("type") == 2
@@ -213,12 +214,20 @@ async def test_buttons_after_completion_and_an_old_cancel(world: World) -> None:
     running = copy.deepcopy(card_of(world, job.card_message_id))
     world.provider.advance(3600)
     await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    watch = (
+        f"https://discord.com/channels/{world.std.guild.id}/{job.thread_id}"
+        f"/{job.delivery_message_id}"
+    )
+    # Edit & redo, Details, and a link to the video's message.
     await world.wait_until(
         lambda: (
             button_ids(card_of(world, job.card_message_id))
-            == [f"sb:remix:{job.id}", f"sb:details:{job.id}"]
+            == [f"sb:remix:{job.id}", f"sb:details:{job.id}", watch]
         )
     )
+    [video] = [c for c in posts_in(world, job.thread_id) if c.files]
+    assert int(video.response["id"]) == job.delivery_message_id
     ix = await press(world, running, f"sb:cancel:{job.id}", stale=True)
     assert "is now: Completed" in await answered(world, ix)
     assert world.provider.requests_to("delete") == []

@@ -14,5 +14,7 @@ ALTER TABLE jobs ADD COLUMN delivery_message_id INTEGER;
 ALTER TABLE jobs ADD COLUMN delivery_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN delivery_failing_since REAL;
 ALTER TABLE jobs ADD COLUMN delivery_error TEXT;
+-- When the provider first said the job runs (the card says "started ... ago").
+ALTER TABLE jobs ADD COLUMN started_at REAL;
 DROP INDEX IF EXISTS jobs_open;
 CREATE INDEX jobs_open ON jobs (state) WHERE state IN ('pending', 'active', 'uncertain', 'expired');
