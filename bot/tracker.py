@@ -149,6 +149,7 @@ class Tracker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._workers: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self.events: JobEvents | None = None
 
     @property
@@ -170,11 +171,14 @@ class Tracker:
         for job_id in job_ids:
             self.watch(job_id)
         log.info("tracker resumed %d open job(s)", len(job_ids))
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="storyboard-tracker")
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop dispatching; let looks under way finish for up to `grace` seconds (a
         delivery cut between posting and recording it would have to be checked again)."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -198,7 +202,10 @@ class Tracker:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        # A flag as well as the cancel: Python 3.11's `wait_for` can swallow a cancel that
+        # lands as the wake-up event fires, and this loop then ran on after `stop` (a
+        # stop that hung until pytest-timeout under load).
+        while not self._stopping:
             now = self._clock()
             # A worker only for a free slot: with the key's ceiling the limit, nearly every
             # job is due, and a waiting task per job cost 1.5 KB each and GC time.
@@ -218,7 +225,8 @@ class Tracker:
             wait = None if full or not self._heap else self._heap[0][0] - now
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def _work(self, job_id: int) -> None:
         try:

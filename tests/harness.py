@@ -305,6 +305,26 @@ def expected_errors_of(request: pytest.FixtureRequest) -> list[str]:
     return [p for mark in request.node.iter_markers("expected_errors") for p in mark.args]
 
 
+# A stop takes well under a second; one that has not ended by then is stuck somewhere.
+STOP_WITHIN = 60.0
+
+
+async def stop_or_show_why(world: World) -> None:
+    """Stop the bot; if it hangs, fail with every asyncio task's stack (pytest-timeout's
+    dump shows threads only, and the loop's own thread just waits in select)."""
+    stopping = asyncio.ensure_future(world.stop_bot())
+    done, _ = await asyncio.wait({stopping}, timeout=STOP_WITHIN)
+    if stopping in done:
+        stopping.result()
+        return
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        print(f"--- {task!r}", file=out)
+        task.print_stack(file=out)
+    stopping.cancel()
+    raise AssertionError(f"the bot did not stop within {STOP_WITHIN:.0f} s\n{out.getvalue()}")
+
+
 @pytest_asyncio.fixture
 async def world(
     fake_discord: FakeDiscord,
@@ -349,7 +369,7 @@ async def world(
         try:
             yield world
         finally:
-            await world.stop_bot()
+            await stop_or_show_why(world)
     # A message missing a field, or an error we did not foresee, in setup, the test or
     # the stop, fails the test that caused it. A test that provokes one on purpose says
     # which with `@pytest.mark.expected_errors(...)`.
