@@ -155,14 +155,16 @@ async def test_a_429_storm_pauses_the_whole_key_as_retry_after_says(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     jobs = [await world.submitted_job(f"Scene number {n}.") for n in range(1, 4)]
-    # One poll is refused with Retry-After: 3. Retry-After speaks for the key, not the
+    # One poll is refused with Retry-After: 5. Retry-After speaks for the key, not the
     # job: no job on that key is asked anything until it has passed.
     storm = world.provider.inject(
-        Fault(route="retrieve", kind="status", status=429, retry_after=3, times=1)
+        Fault(route="retrieve", kind="status", status=429, retry_after=5, times=1)
     )
     await world.wait_until(lambda: storm.remaining == 0)
+    # Polls that had left before the 429 came back may still land; then nothing.
+    await asyncio.sleep(0.5)
     since = len(world.provider.requests)
-    await asyncio.sleep(1.0)  # well inside the 3 s window
+    await asyncio.sleep(1.5)  # well inside the 5 s window
     assert world.provider.requests[since:] == []
     # After the window, every job is followed to the end, each delivered once.
     world.provider.advance(3600)
