@@ -38,6 +38,7 @@ IMAGE_SLOTS = 8
 EXTENSIONS: tuple[str, ...] = (
     "cogs.errors",
     "cogs.storyboard",
+    "cogs.help",
     "cogs.jobs",
     "cogs.draft",
     "cogs.admin",

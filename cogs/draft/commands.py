@@ -107,7 +107,8 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
                 nonce=str(interaction.id),
                 locale=locale,
                 settings=settings,
-                shots=3,
+                shots=guild.defaults.default_shots,
+                models=guild.models,
                 image=None,
                 ready_image=image,
             )
