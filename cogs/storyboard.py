@@ -46,10 +46,11 @@ CUSTOM_ID_MAX = 100
 
 QUICK_PREFIX = "sb:quick:"
 # sb:quick:<nonce>:<seconds><l|p><shots><flags>:<=model or #index into the guild's models>
-# flags: w watermark, p private, c character, i the form came with an image it does not hold.
+# flags: w watermark, p private, c character, i the form came with an image it does not hold;
+# then s<id> when that image is in the image stash ("Use as reference image"), which outlives us.
 _QUICK_ID = re.compile(
     r"^sb:quick:(?P<nonce>\d{1,20}):(?P<seconds>\d{1,3})(?P<orientation>[lp])"
-    r"(?P<shots>[1-9])(?P<flags>[wpci]*):(?P<model>[=#].+)$"
+    r"(?P<shots>[1-9])(?P<flags>[wpci]*)(?:s(?P<stash>\d{1,19}))?:(?P<model>[=#].+)$"
 )
 
 
@@ -63,6 +64,8 @@ class QuickForm:
     shots: int
     # The form was opened with an image (command option or stash) it does not carry itself.
     with_image: bool = False
+    # The stashed image the form came with: reloaded from the store after a restart.
+    stash_id: int | None = None
 
     def custom_id(self, models: tuple[str, ...]) -> str:
         s = self.settings
@@ -76,6 +79,8 @@ class QuickForm:
             )
             if on
         )
+        if self.stash_id is not None:
+            flags += f"s{self.stash_id}"
         head = f"{QUICK_PREFIX}{self.nonce}:{s.seconds}{s.orientation[0]}{self.shots}{flags}:"
         named = f"{head}={s.model}"
         if len(named) <= CUSTOM_ID_MAX or s.model not in models:
@@ -105,7 +110,14 @@ class QuickForm:
             character_create="c" in flags,
         )
         shots = min(int(match["shots"]), MAX_MODAL_SHOTS)
-        return cls(nonce=match["nonce"], settings=settings, shots=shots, with_image="i" in flags)
+        stash = int(match["stash"]) if match["stash"] else None
+        return cls(
+            nonce=match["nonce"],
+            settings=settings,
+            shots=shots,
+            with_image="i" in flags,
+            stash_id=stash,
+        )
 
 
 def form_title(settings: StoryboardSettings, locale: str) -> str:
@@ -136,12 +148,14 @@ class QuickStoryboardModal(ui.Modal):
         models: tuple[str, ...] = (),
         restored: bool = False,
         image_lost: bool = False,
+        stash_id: int | None = None,
     ) -> None:
         self.form = QuickForm(
             nonce=nonce,
             settings=settings,
             shots=shots,
             with_image=image is not None or ready_image is not None or image_lost,
+            stash_id=stash_id,
         )
         super().__init__(
             title=form_title(settings, locale), custom_id=self.form.custom_id(models), timeout=900
@@ -444,6 +458,11 @@ class StoryboardCog(commands.Cog):
             await report_error(interaction, StoryboardError("first.form_stale"), locale)
             return
         log.info("quick form %s submitted without a live modal: restored from its id", custom_id)
+        ready_image = None
+        if form.stash_id is not None:
+            ready_image = await self.bot.store.drafts.stashed_image(
+                form.stash_id, interaction.user.id
+            )
         modal = QuickStoryboardModal(
             self,
             nonce=form.nonce,
@@ -451,8 +470,11 @@ class StoryboardCog(commands.Cog):
             settings=form.settings,
             shots=form.shots,
             image=None,
+            ready_image=ready_image,
+            models=self._guild_settings(interaction).models,
             restored=True,
-            image_lost=form.with_image,
+            image_lost=form.with_image and ready_image is None,
+            stash_id=form.stash_id,
         )
         components = data.get("components", [])
         resolved = data.get("resolved", {})

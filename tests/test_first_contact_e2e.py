@@ -219,6 +219,28 @@ async def test_an_image_option_lost_in_a_restart_is_said(world: World) -> None:
     await assert_nothing_submitted(world)
 
 
+async def test_a_stashed_image_form_keeps_its_image_after_a_restart(world: World) -> None:
+    """ "Use as reference image" -> quick storyboard: the image is in the store, so the
+    form's id carries the stash and a restart does not lose it."""
+    photo = world.fd.attachment("sunset.png", png_bytes((48, 27), "orange"), "image/png")
+    message = world.member_message(world.std.text, world.std.bob, "look", [photo])
+    ix = await world.fd.run_message_context_menu(
+        "Use as reference image", message, user=world.std.alice
+    )
+    await world.wait_reply(ix)
+    picker = ix.original_message
+    assert picker is not None
+    custom_id = picker["components"][0]["components"][0]["custom_id"]
+    chosen = await world.fd.select(picker, custom_id, ["quick"], user=world.std.alice)
+    await chosen.wait_callback()
+    assert chosen.modal is not None
+    await world.restart()
+    sub = await world.submit(chosen, ["A sunset over the sea."])
+    [create] = world.provider.requests_to("create")
+    assert create.files["input_reference"].data == png_bytes((48, 27), "orange")
+    assert "is queued" in followup_text(sub)
+
+
 async def test_a_form_submitted_20_minutes_later_works_and_is_answered_once(
     world: World,
 ) -> None:

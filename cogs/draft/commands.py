@@ -111,6 +111,7 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
                 models=guild.models,
                 image=None,
                 ready_image=image,
+                stash_id=stash_id,
             )
             await interaction.response.send_modal(modal)
             return
