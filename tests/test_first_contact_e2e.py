@@ -255,6 +255,36 @@ async def test_a_form_submitted_20_minutes_later_works_and_is_answered_once(
     ] == [sub.callback_calls[0]]
 
 
+async def test_a_form_whose_modal_object_timed_out_is_answered_by_the_listener(
+    world: World,
+) -> None:
+    ix = await world.open_storyboard(shots=2, seconds=10, orientation="portrait")
+    assert ix.modal is not None
+    # discord.py drops a Modal object after its 15-minute timeout (on the real clock):
+    # do what that does, without waiting.
+    store = world.bot._connection._view_store
+    store._modals[ix.modal["custom_id"]].stop()
+    assert ix.modal["custom_id"] not in store._modals
+    sub = await world.submit(ix, ["A door opens.", "A cat walks out."])
+    assert "is queued" in followup_text(sub)
+    [create] = world.provider.requests_to("create")
+    assert create.fields["size"] == "720x1280"
+    assert len(sub.callback_calls) == 1
+
+
+async def test_a_prompt_by_a_chinese_member_is_answered_in_chinese(world: World) -> None:
+    ix = await world.open_storyboard(
+        world.std.bob, prompt="[5s] 门开了 [5s] 一只猫走出来", seconds=10
+    )
+    await world.wait_reply(ix)
+    [job] = await world.jobs()
+    assert followup_text(ix).startswith(f"已提交！任务 `{job.task_id}` 正在排队。")
+    ix = await world.open_storyboard(world.std.bob, prompt="[5s] 门开了 [8s] 猫", seconds=10)
+    await world.wait_reply(ix)
+    assert CJK.search(followup_text(ix))
+    assert "Change shot" not in followup_text(ix)
+
+
 async def test_a_form_without_settings_in_its_id_is_refused_plainly(world: World) -> None:
     ix = await world.open_storyboard(shots=1, seconds=10)
     assert ix.modal is not None
