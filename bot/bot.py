@@ -40,6 +40,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.translator",
     "cogs.errors",
     "cogs.storyboard",
+    "cogs.help",
     "cogs.jobs",
     "cogs.draft",
     "cogs.admin",

@@ -29,6 +29,8 @@ from pydantic import (
 from bot.profiles import Orientation, ProfileName, ProviderProfile, get_profile
 
 Snowflake = Annotated[int, Field(gt=0)]
+# A Discord modal holds at most 5 fields: 4 shots and the image upload.
+MAX_MODAL_SHOTS = 4
 
 
 class _Section(BaseModel):
@@ -67,6 +69,8 @@ class DefaultsSection(_Section):
     orientation: Orientation = "landscape"
     watermark: bool = False
     private: bool = False
+    # How many shot fields /storyboard's form shows when the member does not say.
+    default_shots: int = Field(default=3, ge=1, le=MAX_MODAL_SHOTS)
 
 
 class ImagesSection(_Section):
@@ -163,6 +167,7 @@ class GuildSection(_Section):
     orientation: Orientation | None = None
     watermark: bool | None = None
     private: bool | None = None
+    default_shots: int | None = Field(default=None, ge=1, le=MAX_MODAL_SHOTS)
     # Drafts: roles that may edit anyone's shots / submit and discard; archive after N idle days.
     draft_editor_roles: list[Snowflake] = Field(default_factory=list)
     draft_submit_roles: list[Snowflake] = Field(default_factory=list)
@@ -291,7 +296,7 @@ def _resolve(
     base = file.defaults
     overrides = {
         name: getattr(g, name)
-        for name in ("model", "seconds", "orientation", "watermark", "private")
+        for name in ("model", "seconds", "orientation", "watermark", "private", "default_shots")
         if getattr(g, name) is not None
     }
     return GuildSettings(

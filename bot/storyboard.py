@@ -17,6 +17,7 @@ could not survive a round trip.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -282,6 +283,35 @@ def validate_storyboard(
         settings=board.settings,
         size=profile.size_for(board.settings.orientation),
     )
+
+
+# A `[5s]` mark anywhere in a one-line storyboard starts a new shot (square brackets only:
+# a `(2s)` inside a scene is more likely prose than a mark).
+_INLINE_MARK = re.compile(
+    r"[\[【]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:seconds|second|secs|sec|s|秒)?\s*[\]】]",
+    re.IGNORECASE,
+)
+
+
+def shots_from_prompt(text: str, *, author_id: int | None = None) -> list[Shot]:
+    """Shots from the `/storyboard prompt:` option: a whole storyboard typed on one line.
+
+    The provider's format parses as `parse_prompt` does. Otherwise shots split on line
+    breaks, on `|`, and before every `[5s]` mark; pieces left empty are dropped, and one
+    scene alone is one shot of the whole length.
+    """
+    if _HEADER.search(_unescape_newlines(text)):
+        return parse_prompt(text, author_id=author_id)
+    pieces: list[str] = []
+    for part in re.split(r"[\n|｜]", _unescape_newlines(text)):
+        starts = [m.start() for m in _INLINE_MARK.finditer(part)]
+        bounds = [0, *[s for s in starts if s > 0], len(part)]
+        pieces += [part[a:b] for a, b in itertools.pairwise(bounds)]
+    scenes = [p for p in pieces if not _invisible(p)]
+    return [
+        parse_scene_field(scene, author_id=author_id, shot=number)
+        for number, scene in enumerate(scenes, start=1)
+    ]
 
 
 def shots_from_fields(texts: Sequence[str], *, author_id: int | None = None) -> list[Shot]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Literal
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 import discord
 from discord import app_commands, ui
@@ -12,10 +15,17 @@ from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.bot import StoryboardBot
-from bot.config import GuildSettings
+from bot.config import MAX_MODAL_SHOTS, GuildSettings
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
-from bot.storyboard import Storyboard, StoryboardSettings, check_settings, shots_from_fields
+from bot.storyboard import (
+    Shot,
+    Storyboard,
+    StoryboardSettings,
+    check_settings,
+    shots_from_fields,
+    shots_from_prompt,
+)
 from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
@@ -25,13 +35,105 @@ from cogs.replies import reply_not_submitted, report_error
 
 log = logging.getLogger(__name__)
 
-MAX_MODAL_SHOTS = 4
+__all__ = ["MAX_MODAL_SHOTS", "QuickForm", "QuickStoryboardModal", "StoryboardCog"]
+
 # The first field may hold a whole pasted storyboard.
 FIELD_MAX_CHARS = 4000
+PROMPT_MAX_CHARS = 4000
+# Discord's limits on a modal.
+MODAL_TITLE_MAX = 45
+CUSTOM_ID_MAX = 100
+
+QUICK_PREFIX = "sb:quick:"
+# sb:quick:<nonce>:<seconds><l|p><shots><flags>:<=model or #index into the guild's models>
+# flags: w watermark, p private, c character, i the form came with an image it does not hold;
+# then s<id> when that image is in the image stash ("Use as reference image"), which outlives us.
+_QUICK_ID = re.compile(
+    r"^sb:quick:(?P<nonce>\d{1,20}):(?P<seconds>\d{1,3})(?P<orientation>[lp])"
+    r"(?P<shots>[1-9])(?P<flags>[wpci]*)(?:s(?P<stash>\d{1,19}))?:(?P<model>[=#].+)$"
+)
+
+
+@dataclass(frozen=True)
+class QuickForm:
+    """What a quick-storyboard form's submit needs, carried in its custom_id so the form
+    still works after its Modal object is gone (timed out, or the bot restarted)."""
+
+    nonce: str
+    settings: StoryboardSettings
+    shots: int
+    # The form was opened with an image (command option or stash) it does not carry itself.
+    with_image: bool = False
+    # The stashed image the form came with: reloaded from the store after a restart.
+    stash_id: int | None = None
+
+    def custom_id(self, models: tuple[str, ...]) -> str:
+        s = self.settings
+        flags = "".join(
+            f
+            for f, on in (
+                ("w", s.watermark),
+                ("p", s.private),
+                ("c", s.character_create),
+                ("i", self.with_image),
+            )
+            if on
+        )
+        if self.stash_id is not None:
+            flags += f"s{self.stash_id}"
+        head = f"{QUICK_PREFIX}{self.nonce}:{s.seconds}{s.orientation[0]}{self.shots}{flags}:"
+        named = f"{head}={s.model}"
+        if len(named) <= CUSTOM_ID_MAX or s.model not in models:
+            return named[:CUSTOM_ID_MAX]
+        return f"{head}#{models.index(s.model)}"
+
+    @classmethod
+    def parse(cls, custom_id: str, models: tuple[str, ...]) -> QuickForm | None:
+        """The form a custom_id describes; None when it is not one (or its model is gone)."""
+        match = _QUICK_ID.match(custom_id)
+        if match is None:
+            return None
+        raw = match["model"]
+        if raw.startswith("="):
+            model = raw[1:]
+        elif raw[1:].isdigit() and int(raw[1:]) < len(models):
+            model = models[int(raw[1:])]
+        else:
+            return None
+        flags = match["flags"]
+        settings = StoryboardSettings(
+            model=model,
+            seconds=int(match["seconds"]),
+            orientation="landscape" if match["orientation"] == "l" else "portrait",
+            watermark="w" in flags,
+            private="p" in flags,
+            character_create="c" in flags,
+        )
+        shots = min(int(match["shots"]), MAX_MODAL_SHOTS)
+        stash = int(match["stash"]) if match["stash"] else None
+        return cls(
+            nonce=match["nonce"],
+            settings=settings,
+            shots=shots,
+            with_image="i" in flags,
+            stash_id=stash,
+        )
+
+
+def form_title(settings: StoryboardSettings, locale: str) -> str:
+    """ "15 s · landscape · sora-2", in the member's language, within Discord's 45 chars."""
+    orientation = t(f"first.{settings.orientation}", locale)
+    title = t(
+        "first.title", locale, seconds=settings.seconds, orientation=orientation, model="{model}"
+    )
+    room = MODAL_TITLE_MAX - len(title.replace("{model}", ""))
+    model = settings.model if len(settings.model) <= room else settings.model[: room - 1] + "…"
+    return title.replace("{model}", model)[:MODAL_TITLE_MAX]
 
 
 class QuickStoryboardModal(ui.Modal):
-    """One paragraph field per shot and, unless the command carried one, an image upload."""
+    """One paragraph field per shot (only the first required) and, unless the command
+    carried an image, an image upload."""
 
     def __init__(
         self,
@@ -43,8 +145,21 @@ class QuickStoryboardModal(ui.Modal):
         shots: int,
         image: discord.Attachment | None,
         ready_image: ReferenceImage | None = None,
+        models: tuple[str, ...] = (),
+        restored: bool = False,
+        image_lost: bool = False,
+        stash_id: int | None = None,
     ) -> None:
-        super().__init__(title=t("modal.title", locale), custom_id=f"sb:quick:{nonce}", timeout=900)
+        self.form = QuickForm(
+            nonce=nonce,
+            settings=settings,
+            shots=shots,
+            with_image=image is not None or ready_image is not None or image_lost,
+            stash_id=stash_id,
+        )
+        super().__init__(
+            title=form_title(settings, locale), custom_id=self.form.custom_id(models), timeout=900
+        )
         # An image already fetched and checked (from "Use as reference image").
         self.ready_image = ready_image
         self.cog = cog
@@ -52,25 +167,31 @@ class QuickStoryboardModal(ui.Modal):
         self.locale = locale
         self.settings = settings
         self.option_image = image
+        # Rebuilt from its custom_id (no live Modal object): answered by the listener.
+        self.restored = restored
+        # The form came with an image this process no longer has (a restart lost it).
+        self.image_lost = image_lost
         self.scenes: list[ui.TextInput[QuickStoryboardModal]] = []
         for number in range(1, shots + 1):
             field: ui.TextInput[QuickStoryboardModal] = ui.TextInput(
                 custom_id=f"shot_{number}",
                 style=discord.TextStyle.paragraph,
-                placeholder=t("modal.shot_placeholder", locale)[:100],
+                placeholder=t(f"first.placeholder_{number}", locale)[:100],
                 max_length=FIELD_MAX_CHARS,
-                required=True,
+                required=number == 1,
             )
             self.scenes.append(field)
             self.add_item(
                 ui.Label(
                     text=t("modal.shot_label", locale, number=number),
-                    description=t("modal.shot_hint", locale)[:100],
+                    description=t(
+                        "modal.shot_hint" if number == 1 else "first.shot_hint_more", locale
+                    )[:100],
                     component=field,
                 )
             )
         self.upload: ui.FileUpload[QuickStoryboardModal] | None = None
-        if image is None and ready_image is None:
+        if not self.form.with_image:
             self.upload = ui.FileUpload(custom_id="image", required=False, max_values=1)
             self.add_item(
                 ui.Label(
@@ -80,8 +201,16 @@ class QuickStoryboardModal(ui.Modal):
                 )
             )
 
+    def _dispatch_submit(self, interaction: Any, components: Any, resolved: Any) -> Any:
+        # Runs inside discord.py's ViewStore.dispatch_modal, before the `interaction` event
+        # is dispatched: the listener then knows this live form answers and stays silent.
+        if not self.restored:
+            self.cog.live_submits.add(interaction.id)
+        return super()._dispatch_submit(interaction, components, resolved)
+
     def texts(self) -> list[str]:
-        return [field.value for field in self.scenes]
+        """The filled fields; an optional field left empty is dropped."""
+        return [field.value for field in self.scenes if field.value]
 
     def echo(self) -> str:
         return "\n\n".join(self.texts())
@@ -103,6 +232,8 @@ class QuickStoryboardModal(ui.Modal):
 class StoryboardCog(commands.Cog):
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
+        # Modal submits a live QuickStoryboardModal took; the listener leaves these alone.
+        self.live_submits: set[int] = set()
 
     def _guild_settings(self, interaction: discord.Interaction) -> GuildSettings:
         return self.bot.submitter.settings_for(interaction.guild_id)
@@ -116,6 +247,10 @@ class StoryboardCog(commands.Cog):
         ),
     )
     @app_commands.describe(
+        prompt=locale_str(
+            "The whole storyboard on one line: shots split by | or [5s] marks (no form then)",
+            key="commands.storyboard.options.prompt",
+        ),
         seconds=locale_str(
             "Length of the whole video in seconds", key="commands.storyboard.options.seconds"
         ),
@@ -161,10 +296,11 @@ class StoryboardCog(commands.Cog):
     async def storyboard(
         self,
         interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS] | None = None,
         seconds: app_commands.Range[int, 1, 60] | None = None,
         orientation: Literal["landscape", "portrait"] | None = None,
         model: app_commands.Range[str, 1, 100] | None = None,
-        shots: app_commands.Range[int, 1, MAX_MODAL_SHOTS] = 3,
+        shots: app_commands.Range[int, 1, MAX_MODAL_SHOTS] | None = None,
         image: discord.Attachment | None = None,
         watermark: bool | None = None,
         private: bool | None = None,
@@ -191,13 +327,27 @@ class StoryboardCog(commands.Cog):
                 size_mb=round(image.size / 1048576, 1),
                 max_mb=round(guild.image_max_bytes / 1048576, 1),
             )
+        if prompt is not None:
+            # A whole storyboard in the option: no form, straight to the modal's submit path.
+            with self.bot.busy():
+                await self.submit_storyboard(
+                    interaction,
+                    locale=locale,
+                    request_key=f"quick:{interaction.id}",
+                    settings=settings,
+                    parse=lambda: shots_from_prompt(prompt, author_id=interaction.user.id),
+                    attachment=image,
+                    echo=prompt,
+                )
+            return
         modal = QuickStoryboardModal(
             self,
             nonce=str(interaction.id),
             locale=locale,
             settings=settings,
-            shots=shots,
+            shots=shots or d.default_shots,
             image=image,
+            models=guild.models,
         )
         await interaction.response.send_modal(modal)
 
@@ -225,29 +375,57 @@ class StoryboardCog(commands.Cog):
     async def submit_quick(
         self, interaction: discord.Interaction, modal: QuickStoryboardModal
     ) -> None:
-        locale = modal.locale
+        if modal.image_lost:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await report_error(
+                interaction, StoryboardError("first.image_lost"), modal.locale, echo=modal.echo()
+            )
+            return
+        await self.submit_storyboard(
+            interaction,
+            locale=modal.locale,
+            request_key=f"quick:{modal.nonce}",
+            settings=modal.settings,
+            parse=lambda: shots_from_fields(modal.texts(), author_id=interaction.user.id),
+            attachment=modal.attachment(),
+            ready_image=modal.ready_image,
+            echo=modal.echo(),
+        )
+
+    async def submit_storyboard(
+        self,
+        interaction: discord.Interaction,
+        *,
+        locale: str,
+        request_key: str,
+        settings: StoryboardSettings,
+        parse: Callable[[], list[Shot]],
+        attachment: discord.Attachment | None,
+        echo: str,
+        ready_image: ReferenceImage | None = None,
+    ) -> None:
+        """The one submit path of a quick storyboard (form or `prompt` option): acknowledge
+        first, validate, submit once per `request_key`, post the card."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        echo = modal.echo()
         try:
             guild = self._guild_settings(interaction)
-            shots = shots_from_fields(modal.texts(), author_id=interaction.user.id)
-            attachment = modal.attachment()
+            shots = parse()
             # An image is held whole from download to the provider's answer: one slot
             # for all of that bounds memory (a slot per stage let 50 images pile up).
-            holding = attachment is not None or modal.ready_image is not None
+            holding = attachment is not None or ready_image is not None
             async with self.bot.image_slots if holding else contextlib.nullcontext():
                 image = (
                     await fetch_reference_image(attachment, guild.image_max_bytes)
                     if attachment
-                    else modal.ready_image
+                    else ready_image
                 )
                 order = SubmitOrder(
-                    request_key=f"quick:{modal.nonce}",
+                    request_key=request_key,
                     guild_id=interaction.guild_id,
                     channel_id=interaction.channel_id or 0,
                     user_id=interaction.user.id,
                     locale=locale,
-                    storyboard=Storyboard(shots=tuple(shots), settings=modal.settings),
+                    storyboard=Storyboard(shots=tuple(shots), settings=settings),
                     image=image,
                     filesize_limit=interaction.filesize_limit,
                 )
@@ -259,6 +437,48 @@ class StoryboardCog(commands.Cog):
             await reply_not_submitted(interaction, job, locale, echo=echo)
             return
         await post_job_card(self.bot, interaction, job, locale)
+
+    # A form whose Modal object is gone (timed out in memory, or the bot restarted)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data = cast("dict[str, Any]", interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if not custom_id.startswith(QUICK_PREFIX):
+            return
+        if interaction.id in self.live_submits:
+            self.live_submits.discard(interaction.id)  # the live form answers this one
+            return
+        locale = pick_locale(str(interaction.locale))
+        form = QuickForm.parse(custom_id, self._guild_settings(interaction).models)
+        if form is None:
+            log.info("quick form %s can't be restored: its settings are not in its id", custom_id)
+            await report_error(interaction, StoryboardError("first.form_stale"), locale)
+            return
+        log.info("quick form %s submitted without a live modal: restored from its id", custom_id)
+        ready_image = None
+        if form.stash_id is not None:
+            ready_image = await self.bot.store.drafts.stashed_image(
+                form.stash_id, interaction.user.id
+            )
+        modal = QuickStoryboardModal(
+            self,
+            nonce=form.nonce,
+            locale=locale,
+            settings=form.settings,
+            shots=form.shots,
+            image=None,
+            ready_image=ready_image,
+            models=self._guild_settings(interaction).models,
+            restored=True,
+            image_lost=form.with_image and ready_image is None,
+            stash_id=form.stash_id,
+        )
+        components = data.get("components", [])
+        resolved = data.get("resolved", {})
+        await modal._dispatch_submit(interaction, components, resolved)
 
 
 async def setup(bot: StoryboardBot) -> None:

@@ -317,10 +317,13 @@ NOT_LANGUAGE = re.compile(
 )
 # English text the catalogue has for what this flow shows.
 FLOW_KEYS = (
-    "modal.title",
+    "first.title",
+    "first.landscape",
+    "first.portrait",
+    "first.shot_hint_more",
+    *(f"first.placeholder_{n}" for n in range(1, 5)),
     "modal.shot_label",
     "modal.shot_hint",
-    "modal.shot_placeholder",
     "modal.image_label",
     "modal.image_hint",
     "submit.done",
@@ -391,11 +394,11 @@ async def test_a_storyboard_by_a_chinese_member_is_chinese_from_start_to_deliver
 
     modal = ix.modal
     assert modal is not None
-    assert modal["title"] == "新建故事板视频"
+    assert modal["title"] == "10 秒 · 竖屏 · sora-2"
     labels = [c["label"] for c in modal["components"]]
     assert labels == ["镜头 1", "镜头 2", "参考图片（可选）"]
     assert all(CJK.search(c["description"]) for c in modal["components"])
-    assert CJK.search(modal["components"][0]["component"]["placeholder"])
+    assert all(CJK.search(c["component"]["placeholder"]) for c in modal["components"][:2])
 
     sub = await world.submit(ix, ["冰箱门缓缓打开。", "一只紫色的小怪兽走了出来。"])
     [job] = await world.jobs()
@@ -458,7 +461,7 @@ async def test_the_english_check_finds_english(world: World) -> None:
         for leak in english_in(c, where, text)
     ]
     for english in (
-        "New storyboard video",
+        "10 s · landscape · sora-2",
         "Shot 1",
         "Storyboard video",
         "Requested by",

@@ -84,9 +84,11 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
                 nonce=str(interaction.id),
                 locale=locale,
                 settings=settings,
-                shots=3,
+                shots=guild.defaults.default_shots,
+                models=guild.models,
                 image=None,
                 ready_image=image,
+                stash_id=stash_id,
             )
             await interaction.response.send_modal(modal)
             return
