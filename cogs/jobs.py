@@ -24,6 +24,7 @@ from cogs.delivery import Deliverer
 from cogs.job_buttons import DYNAMIC_ITEMS, card_view, confirm_view
 from cogs.job_card import build_card, escape, status_text
 from cogs.job_posting import post_job_card, post_missing_card
+from cogs.quota import answer_quota
 from cogs.replies import NO_MENTIONS, reply, reply_not_submitted, report_error
 from cogs.visibility import (
     job_not_found_text,
@@ -399,6 +400,16 @@ class JobsCog(commands.Cog):
         if job is None:
             return
         await cancel_job(self.bot, interaction, job, locale)
+
+    @video.command(
+        name="quota",
+        description=locale_str(
+            "What you can still make today, and when your limits reset",
+            key="commands.video.quota.description",
+        ),
+    )
+    async def quota(self, interaction: discord.Interaction) -> None:
+        await answer_quota(self.bot, interaction)
 
 
 class JobListView(ui.View):

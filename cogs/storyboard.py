@@ -15,6 +15,7 @@ from bot.bot import StoryboardBot
 from bot.config import GuildSettings
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.quota_view import check_before_form
 from bot.storyboard import Storyboard, StoryboardSettings, check_settings, shots_from_fields
 from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
@@ -191,6 +192,10 @@ class StoryboardCog(commands.Cog):
                 size_mb=round(image.size / 1048576, 1),
                 max_mb=round(guild.image_max_bytes / 1048576, 1),
             )
+        # Over a quota or in the cooldown: say so (and until when) before the form opens.
+        await check_before_form(
+            self.bot, interaction.guild_id, interaction.user.id, seconds=settings.seconds
+        )
         modal = QuickStoryboardModal(
             self,
             nonce=str(interaction.id),
