@@ -6,14 +6,19 @@ from __future__ import annotations
 import math
 import re
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.access import QuotaRule
+from bot.store import JobState, Store
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.standard import GUILD_ID
 from tests.harness import World, followup_text, replies_to
 from tests.test_commands_tree import english_in
 from tests.test_governance_e2e import admin_show, run, with_guild
+from tests.test_store import new_job
 
 EPHEMERAL = 64
 MODAL, MESSAGE = 9, 4
@@ -268,3 +273,38 @@ async def test_a_job_cancelled_while_queued_does_not_count_and_the_admin_view_ag
 
 async def _state(world: World, job_id: int, state: str) -> bool:
     return (await world.job(job_id)).state == state
+
+
+@pytest.mark.parametrize(
+    ("state", "counts"),
+    [
+        ("pending", True),
+        ("active", True),
+        ("uncertain", True),  # the provider may have made and charged it
+        ("completed", True),
+        ("expired", True),
+        ("failed", False),
+        ("submit_failed", False),
+        ("cancelled", False),
+    ],
+)
+async def test_what_counts_is_one_definition_for_the_quota_and_the_admin_view(
+    tmp_path: Path, state: JobState, counts: bool
+) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        job = await store.create_job(new_job())
+        await store._db.execute("UPDATE jobs SET state = ? WHERE id = ?", (state, job.id))
+        await store._db.commit()
+        usage = await store.usage_now(job.guild_id, job.user_id, 0)
+        by_member = await store.usage_by_member(job.guild_id or 0, 0)
+    finally:
+        await store.close()
+    if counts:
+        assert (usage.user_jobs_today, usage.guild_seconds_today) == (1, 10)
+        assert usage.user_last_job_at == job.created_at
+        assert by_member == [(job.user_id, 1, 10)]
+    else:
+        assert (usage.user_jobs_today, usage.guild_seconds_today) == (0, 0)
+        assert usage.user_last_job_at is None
+        assert by_member == []
