@@ -15,7 +15,7 @@ from bot.access import QuotaRule
 from bot.store import JobState, Store
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.standard import GUILD_ID
-from tests.harness import World, followup_text, replies_to
+from tests.harness import World, followup_text, png_bytes, replies_to
 from tests.test_commands_tree import english_in
 from tests.test_governance_e2e import admin_show, run, with_guild
 from tests.test_store import new_job
@@ -308,3 +308,26 @@ async def test_what_counts_is_one_definition_for_the_quota_and_the_admin_view(
         assert (usage.user_jobs_today, usage.guild_seconds_today) == (0, 0)
         assert usage.user_last_job_at is None
         assert by_member == []
+
+
+async def test_use_as_reference_image_into_a_quick_storyboard_is_refused_before_the_form(
+    world: World,
+) -> None:
+    world.bot.config = with_guild(world, daily_jobs_per_user=1)
+    await world.submitted_job("The one that counts.")
+    photo = world.fd.attachment("sunset.png", png_bytes((48, 27), "orange"), "image/png")
+    message = world.member_message(world.std.text, world.std.bob, "look", [photo])
+    ix = await world.fd.run_message_context_menu(
+        "Use as reference image", message, user=world.std.alice
+    )
+    await world.wait_reply(ix)
+    picker = ix.original_message
+    assert picker is not None
+    custom_id = picker["components"][0]["components"][0]["custom_id"]
+    chosen = await world.fd.select(picker, custom_id, ["quick"], user=world.std.alice)
+    await chosen.wait_callback()
+    assert chosen.modal is None
+    assert followup_text(chosen) == (
+        f"You have made your 1 videos for today. Your quota resets <t:{resets(world)}:R>."
+    )
+    assert len(world.provider.requests_to("create")) == 1
