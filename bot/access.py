@@ -86,12 +86,24 @@ class Usage(BaseModel):
     user_last_job_at: float | None
 
 
+def cooldown_ends(rule: QuotaRule, usage: Usage, now: float) -> int | None:
+    """When the member may start another video (a Unix time), or None when they may now."""
+    if not rule.cooldown_seconds or usage.user_last_job_at is None:
+        return None
+    ends = usage.user_last_job_at + rule.cooldown_seconds
+    return math.ceil(ends) if ends > now else None
+
+
 def check_quota(rule: QuotaRule, usage: Usage, *, seconds: int, now: float) -> None:
-    """Refuse with the limit that applies and when it lifts (a Discord timestamp)."""
-    if rule.cooldown_seconds and usage.user_last_job_at is not None:
-        wait = usage.user_last_job_at + rule.cooldown_seconds - now
-        if wait > 0:
-            raise StoryboardError("quota.cooldown", wait=math.ceil(wait))
+    """Refuse with the limit that applies and when it lifts (a Discord timestamp).
+
+    Members with Manage Server are held to it too: only access rules spare them. Checked
+    before the /storyboard form opens and again, under the store's lock, at submit.
+    """
+    ends = cooldown_ends(rule, usage, now)
+    if ends is not None and usage.user_last_job_at is not None:
+        wait = math.ceil(usage.user_last_job_at + rule.cooldown_seconds - now)
+        raise StoryboardError("quota.cooldown", wait=wait, until=f"<t:{ends}:R>")
     resets = f"<t:{rule.next_reset(now)}:R>"
     if rule.daily_jobs_per_user is not None and usage.user_jobs_today >= rule.daily_jobs_per_user:
         raise StoryboardError("quota.user_jobs", limit=rule.daily_jobs_per_user, resets=resets)

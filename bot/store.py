@@ -38,6 +38,14 @@ OPEN_JOBS = (
     " OR (state IN ('uncertain', 'expired') AND resolution IS NULL)"
     " OR (state IN ('completed', 'failed', 'expired', 'uncertain') AND delivered_at IS NULL)"
 )
+# What counts against a quota (per-user jobs, per-guild seconds, the cooldown) and in the
+# admin view's usage: a job that may have cost money. Pending (its create may be under
+# way), active, uncertain (the provider may have made and charged it), completed and
+# expired (the provider had it) count. A create the provider refused (submit_failed),
+# a job the provider failed (failed) and one cancelled while still queued (cancelled) do
+# not: the member may try again. The one definition, used by every usage query.
+COUNTED_STATES: tuple[JobState, ...] = ("pending", "active", "uncertain", "completed", "expired")
+COUNTED = f"state IN ({', '.join(repr(s) for s in COUNTED_STATES)})"
 # Why the tracker stopped looking for an uncertain or expired job.
 Resolution = Literal["unlistable", "not_found", "gave_up"]
 
@@ -187,8 +195,8 @@ class Store:
         return await self.job(job_id)
 
     async def usage_now(self, guild_id: int | None, user_id: int, since: float) -> Usage:
-        """Jobs that count (not refused by the provider) since `since`."""
-        counted = "state != 'submit_failed'"
+        """Jobs that count (`COUNTED`) since `since`; the last one starts the cooldown."""
+        counted = COUNTED
         async with self._db.execute(
             f"""SELECT
                   (SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND user_id = ? AND created_at >= ? AND {counted}),
@@ -201,10 +209,11 @@ class Store:
         return Usage(user_jobs_today=row[0], guild_seconds_today=row[1], user_last_job_at=row[2])
 
     async def usage_by_member(self, guild_id: int, since: float) -> list[tuple[int, int, int]]:
-        """(user id, jobs, video seconds) since `since`, busiest first; refused jobs excluded."""
+        """(user id, jobs, video seconds) since `since`, busiest first; only jobs that count
+        (`COUNTED`, as for quotas), so the admin view agrees with `/video quota`."""
         async with self._db.execute(
-            """SELECT user_id, COUNT(*), COALESCE(SUM(seconds), 0) FROM jobs
-               WHERE guild_id = ? AND created_at >= ? AND state != 'submit_failed'
+            f"""SELECT user_id, COUNT(*), COALESCE(SUM(seconds), 0) FROM jobs
+               WHERE guild_id = ? AND created_at >= ? AND {COUNTED}
                GROUP BY user_id ORDER BY 3 DESC, 2 DESC""",
             (guild_id, since),
         ) as cur:

@@ -93,10 +93,10 @@ class StoreApi(Protocol):
         """Store a job in state `pending`; raises `DuplicateRequest` for a known request key."""
 
     async def usage_now(self, guild_id: int | None, user_id: int, since: float) -> Usage:
-        """Jobs that count (not refused by the provider) since `since`."""
+        """Jobs that count (`bot.store.COUNTED`) since `since`."""
 
     async def usage_by_member(self, guild_id: int, since: float) -> list[tuple[int, int, int]]:
-        """(user id, jobs, video seconds) since `since`, busiest first; refused jobs excluded."""
+        """(user id, jobs, video seconds) since `since`, busiest first; jobs that count only."""
 
     async def open_jobs_of(self, guild_id: int) -> list[Job]: ...
 

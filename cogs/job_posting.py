@@ -9,6 +9,7 @@ import discord
 from bot.bot import StoryboardBot
 from bot.i18n import t
 from bot.profiles import ProviderProfile
+from bot.quota_view import with_left_today
 from bot.store import Job
 from bot.tracker import visible_state
 from cogs.job_card import build_card, thread_name
@@ -93,7 +94,10 @@ async def post_job_card(
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)]),
         )
     where = f"<#{thread_id}>"
-    await reply(interaction, t("submit.done", locale, task_id=task, where=where), locale=locale)
+    done = t("submit.done", locale, task_id=task, where=where)
+    # "... 2 of 5 videos left for you today." where the guild limits videos per member.
+    done = await with_left_today(bot, job.guild_id, job.user_id, locale, done)
+    await reply(interaction, done, locale=locale)
 
 
 async def post_missing_card(bot: StoryboardBot, job: Job) -> bool:

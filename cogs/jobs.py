@@ -19,6 +19,7 @@ from cogs.job_card import build_card, escape, status_text
 from cogs.job_handlers import cancel_job, own_job
 from cogs.job_posting import post_missing_card
 from cogs.job_views import card_view
+from cogs.quota import answer_quota
 from cogs.replies import NO_MENTIONS, reply
 from cogs.visibility import (
     job_not_found_text,
@@ -146,6 +147,16 @@ class JobsCog(commands.Cog):
         if job is None:
             return
         await cancel_job(self.bot, interaction, job, locale)
+
+    @video.command(
+        name="quota",
+        description=locale_str(
+            "What you can still make today, and when your limits reset",
+            key="commands.video.quota.description",
+        ),
+    )
+    async def quota(self, interaction: discord.Interaction) -> None:
+        await answer_quota(self.bot, interaction)
 
 
 class JobListView(ui.View):

@@ -18,6 +18,7 @@ from bot.bot import StoryboardBot
 from bot.config import MAX_MODAL_SHOTS, GuildSettings
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.quota_view import check_before_form
 from bot.storyboard import (
     Shot,
     Storyboard,
@@ -327,6 +328,10 @@ class StoryboardCog(commands.Cog):
                 size_mb=round(image.size / 1048576, 1),
                 max_mb=round(guild.image_max_bytes / 1048576, 1),
             )
+        # Over a quota or in the cooldown: say so (and until when) before the form opens.
+        await check_before_form(
+            self.bot, interaction.guild_id, interaction.user.id, seconds=settings.seconds
+        )
         if prompt is not None:
             # A whole storyboard in the option: no form, straight to the modal's submit path.
             with self.bot.busy():

@@ -85,8 +85,10 @@ async def test_daily_jobs_per_user_refuses_with_the_reset_time_and_refused_jobs_
         Fault(route="create", kind="status", status=400, body={"error": {"message": "bad"}})
     )
     await world.submitted_job("Refused by the provider.")
-    await world.submitted_job("The one that counts.")
+    # A form opened while under the limit is checked again at submit (test_quota_e2e has
+    # the refusal before the form opens).
     ix = await run(world, world.std.alice)
+    await world.submitted_job("The one that counts.")
     sub = await world.submit(ix, ["One too many."])
     text = followup_text(sub)
     reset = QuotaRule(reset_hour_utc=6).next_reset(__import__("time").time())
@@ -105,8 +107,10 @@ async def test_daily_jobs_per_user_refuses_with_the_reset_time_and_refused_jobs_
 
 async def test_daily_seconds_per_guild_and_cooldown(world: World) -> None:
     world.bot.config = with_guild(world, daily_seconds_per_guild=20)
-    await world.submitted_job("Ten seconds.")
+    # Forms opened while everything still fitted: the limits hold again at submit.
     ix = await run(world, world.std.bob, seconds=15)
+    await world.submitted_job("Ten seconds.")
+    held = await run(world, world.std.alice)
     sub = await world.submit(ix, ["Fifteen more."])
     resets = QuotaRule.of(world.bot.config.settings_for(GUILD_ID)).next_reset(time.time())
     # Bob's Discord is in Chinese; his text comes back so nothing he wrote is lost.
@@ -115,8 +119,7 @@ async def test_daily_seconds_per_guild_and_cooldown(world: World) -> None:
         "你输入的内容（以免丢失）：\n```\nFifteen more.\n```"
     )
     world.bot.config = with_guild(world, cooldown_seconds=600)
-    ix = await run(world, world.std.alice)
-    sub = await world.submit(ix, ["Too soon."])
+    sub = await world.submit(held, ["Too soon."])
     assert "Please wait" in followup_text(sub)
     assert len(world.provider.requests_to("create")) == 1
 

@@ -17,6 +17,7 @@ from bot.bot import StoryboardBot
 from bot.drafts import Draft, clean_title, may_manage
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.quota_view import check_before_form
 from bot.storyboard import StoryboardSettings
 from bot.tree import ensure_allowed
 from cogs.attachments import fetch_reference_image, looks_like_image
@@ -78,6 +79,10 @@ async def use_stashed_image(interaction: discord.Interaction, stash_id: int, tar
                 orientation=d.orientation,
                 watermark=d.watermark,
                 private=d.private,
+            )
+            # As for /storyboard: over a quota or in the cooldown, no form.
+            await check_before_form(
+                bot, interaction.guild_id, interaction.user.id, seconds=settings.seconds
             )
             modal = QuickStoryboardModal(
                 cog,
