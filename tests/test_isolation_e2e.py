@@ -335,12 +335,15 @@ async def test_video_list_pages_count_only_visible_jobs(world: World) -> None:
 
 
 @pytest.mark.parametrize("outsider", OUTSIDERS)
-@pytest.mark.parametrize("action", ["retry", "remix", "details", "character"])
+@pytest.mark.parametrize(
+    "action", ["retry", "remix", "details", "character", "cancel", "resubmit", "confirm"]
+)
 async def test_a_card_button_of_a_job_out_of_reach_is_not_found(
     world: World, outsider: str, action: str
 ) -> None:
     case = await case_for(world, outsider)
-    job = await alices_job(world, case, finished=action == "character")
+    # Finished where the button would act on a finished job (a running one offers Cancel).
+    job = await alices_job(world, case, finished=action in ("character", "remix"))
     before = provider_writes(world)
     ix = await press(world, case, f"sb:{action}:{job.id}")
     assert ix.callback_type == 4, ix.callback  # no modal, no defer
