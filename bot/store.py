@@ -304,8 +304,11 @@ class Store:
         )
 
     async def mark_submit_failed(self, job_id: int, error_key: str, fields: dict[str, Any]) -> Job:
+        # Only from `pending`: a refusal answers the create that left; it must never
+        # overwrite a job the tracker has meanwhile found or finished.
         return await self._update(
             job_id,
+            only_in=("pending",),
             state="submit_failed",
             error_key=error_key,
             error_fields=json.dumps(fields, default=str),

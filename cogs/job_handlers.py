@@ -20,9 +20,9 @@ from bot.storyboard import Storyboard, parse_prompt
 from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
 from cogs.characters import submit_character
-from cogs.job_card import build_card, status_text
+from cogs.job_card import status_text
 from cogs.job_posting import post_job_card
-from cogs.job_views import card_view, confirm_view
+from cogs.job_views import confirm_view
 from cogs.replies import NO_MENTIONS, reply, reply_not_submitted, report_error
 from cogs.visibility import (
     visible_job,
@@ -152,16 +152,9 @@ def _same_board(job: Job) -> Storyboard:
 
 async def _refresh_card(bot: StoryboardBot, job: Job) -> None:
     """An old card's buttons no longer fit: show the card as the job stands (best effort)."""
-    if job.card_channel_id is None or job.card_message_id is None:
-        return
-    card = bot.get_partial_messageable(job.card_channel_id, guild_id=job.guild_id)
-    profile = bot.config.settings_for(job.guild_id).profile
-    try:
-        await card.get_partial_message(job.card_message_id).edit(
-            embed=build_card(job), view=card_view(job, profile)
-        )
-    except discord.HTTPException:
-        log.info("job=%s: could not refresh an old card", job.id)
+    # The tracker's own card edit (one place that edits cards), not a copy of it.
+    if job.card_message_id is not None and bot.tracker.events is not None:
+        await bot.tracker.events.show_progress(job)
 
 
 async def cancel_job(

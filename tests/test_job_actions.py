@@ -101,3 +101,15 @@ async def test_the_mark_of_an_earlier_post_is_this_job_s_not_a_longer_number(
     with_task = job.model_copy(update={"task_id": "task_1"})
     assert marker(with_task).search("Task `task_1`.")
     assert not marker(with_task).search("Task `task_12`.")
+
+
+async def test_a_refusal_never_overwrites_a_job_that_was_found(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        job = await store.create_job(new_job("k:found"))
+        await store.mark_uncertain(job.id, "HTTP 524")
+        await store.mark_submitted(job.id, VideoJob(id="t-found", status="queued"))
+        late = await store.mark_submit_failed(job.id, "provider.rejected", {"message": "late"})
+        assert (late.state, late.task_id) == ("active", "t-found")
+    finally:
+        await store.close()
