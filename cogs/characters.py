@@ -16,6 +16,7 @@ from bot.i18n import pick_locale
 from bot.store import Job
 from bot.storyboard import Shot, Storyboard, StoryboardSettings
 from bot.submission import SubmitOrder
+from cogs.job_choices import is_finished_video, job_choices
 from cogs.job_posting import post_job_card
 from cogs.replies import reply_not_submitted
 from cogs.visibility import job_not_found, visible_job_by_reference
@@ -128,6 +129,13 @@ class CharactersCog(commands.Cog):
             source = CharacterSource(from_task=done.task_id, from_job=done.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await submit_character(self.bot, interaction, source, name or "", locale)
+
+    @create.autocomplete("task")
+    async def _task_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Only a finished video can become a character.
+        return await job_choices(self.bot, interaction, current, keep=is_finished_video)
 
 
 async def setup(bot: StoryboardBot) -> None:

@@ -26,7 +26,7 @@ from bot.i18n import t
 from bot.store import Job
 from bot.tracker import Delivery, video_link
 from bot.videos_api import ContentTooLarge, NotFound, VideoApiError
-from cogs.job_views import character_view
+from cogs.job_views import video_view
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -319,7 +319,5 @@ class Deliverer:
         return await self._send(job, where, text)
 
     def _after_video(self, job: Job) -> ui.View:
-        profile = self.bot.config.settings_for(job.guild_id).profile
-        if profile.allows("character_from_task"):
-            return character_view(job)
-        return ui.View()
+        """The finished job's buttons (`cogs.job_views` decides which)."""
+        return video_view(job, self.bot.config.settings_for(job.guild_id).profile)

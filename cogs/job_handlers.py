@@ -1,28 +1,30 @@
 """What a press on a job's button does: checked against the job's state, then done.
 
-Retry, confirm-resubmit, Remix (its modal), Create character, Cancel and Details. Each
-paid one makes the one request key its press stands for (`bot.job_actions`)."""
+Retry, confirm-resubmit, Edit & redo (its form, `cogs.redo_form`), Create character,
+Cancel and Details. Each paid one makes the one request key its press stands for
+(`bot.job_actions`)."""
 
 from __future__ import annotations
 
 import logging
 
 import discord
-from discord import ui
 
 from bot.bot import StoryboardBot
 from bot.characters import CharacterSource
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.job_actions import actions_for, request_key_for
+from bot.quota_view import check_before_form
 from bot.store import Job
-from bot.storyboard import Storyboard, parse_prompt
+from bot.storyboard import Storyboard
 from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
 from cogs.characters import submit_character
 from cogs.job_card import status_text
 from cogs.job_posting import post_job_card
 from cogs.job_views import confirm_view
+from cogs.redo_form import RedoForm
 from cogs.replies import NO_MENTIONS, reply, reply_not_submitted, report_error
 from cogs.visibility import (
     visible_job,
@@ -112,7 +114,18 @@ async def handle_button(interaction: discord.Interaction, action: str, job_id: i
             key = request_key_for("resubmit", job)
             await resubmit(interaction, job, _same_board(job), locale, key=key)
         elif action == "remix":
-            await interaction.response.send_modal(RemixModal(job, locale, opened_by=interaction.id))
+            # Over a quota or in the cooldown: said now, before the member edits anything.
+            await check_before_form(
+                bot, job.guild_id, interaction.user.id, seconds=job.storyboard.settings.seconds
+            )
+            form = RedoForm(
+                job,
+                locale,
+                bot.config.settings_for(job.guild_id),
+                opened_by=interaction.id,
+                submit=submit_redo,
+            )
+            await interaction.response.send_modal(form)
         elif action == "character":
             assert job.task_id is not None
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -238,35 +251,17 @@ def board_text(board: Storyboard) -> str:
     return "\n\n".join(s.scene for s in board.shots)
 
 
-class RemixModal(ui.Modal):
-    """The storyboard, prefilled, to change and send again with the same settings."""
-
-    def __init__(self, job: Job, locale: str, *, opened_by: int) -> None:
-        super().__init__(title=t("jobs.remix_title", locale, job=job.id)[:45], timeout=900)
-        self.job = job
-        self.locale = locale
-        # From what opened the modal, not the submit: a modal submitted twice is one job.
-        self.request_key = f"remix:{job.id}:{opened_by}"
-        self.text: ui.TextInput[RemixModal] = ui.TextInput(
-            custom_id="storyboard",
-            style=discord.TextStyle.paragraph,
-            default=job.storyboard.prompt[:4000],
-            max_length=4000,
-        )
-        self.add_item(
-            ui.Label(
-                text=t("jobs.remix_label", locale),
-                description=t("jobs.remix_hint", locale)[:100],
-                component=self.text,
-            )
-        )
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        ensure_allowed(_bot(interaction).config, interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        shots = parse_prompt(self.text.value, author_id=interaction.user.id)
-        board = Storyboard(shots=tuple(shots), settings=self.job.storyboard.settings)
-        await resubmit(interaction, self.job, board, self.locale, key=self.request_key)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
-        await report_error(interaction, error, self.locale, echo=self.text.value)
+async def submit_redo(interaction: discord.Interaction, form: RedoForm) -> None:
+    """The Edit & redo form's submit: the job still reachable, then a new job from the
+    form under its one request key."""
+    bot = _bot(interaction)
+    ensure_allowed(bot.config, interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    # Checked again: the member may have lost the channel while the form was open.
+    job = await own_job(interaction, form.job.id, form.locale)
+    if job is None:
+        return
+    # The settings picked are checked where every storyboard is (`validate_storyboard` runs
+    # `check_settings` under the guild's rules now), before anything is stored or sent.
+    board = form.board(interaction.user.id)
+    await resubmit(interaction, job, board, form.locale, key=form.request_key)

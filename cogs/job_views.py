@@ -6,6 +6,8 @@ is handled by the DynamicItem registered for that id (`cogs.job_buttons`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import discord
 from discord import ui
 
@@ -41,28 +43,33 @@ def _button(
     return ui.Button(label=label, style=style, custom_id=ids.build(job_id))
 
 
-def character_view(job: Job, locale: str | None = None) -> ui.View:
-    """Under a delivered video: make a character from it."""
-    view = ui.View(timeout=None)
-    label = t("buttons.character", locale or job.locale)
-    view.add_item(_button(CHARACTER, job.id, label, discord.ButtonStyle.secondary))
+def _action_buttons(view: ui.View, job: Job, actions: Iterable[Action], locale: str) -> ui.View:
+    for action in actions:
+        ids, label, style = BUTTONS[action]
+        view.add_item(_button(ids, job.id, t(label, locale), style))
     return view
 
 
 def card_view(job: Job, profile: ProviderProfile, locale: str | None = None) -> ui.View:
-    """The buttons the job's state allows (`bot.job_actions`), in the requester's language.
+    """The buttons the job's state allows (`bot.job_actions`), in the requester's language,
+    and a Watch link once the video is posted.
 
-    Create character sits under the delivered video, not on the card."""
+    Create character sits under the delivered video (`video_view`), not on the card."""
     loc = locale or job.locale
-    view = ui.View(timeout=None)
-    for action in actions_for(job, profile):
-        if action == "character":
-            continue
-        ids, label, style = BUTTONS[action]
-        view.add_item(_button(ids, job.id, t(label, loc), style))
+    actions = [a for a in actions_for(job, profile) if a != "character"]
+    view = _action_buttons(ui.View(timeout=None), job, actions, loc)
     if job.state == "completed" and job.delivery_message_id is not None:
         view.add_item(ui.Button(label=t("buttons.watch", loc), url=delivery_url(job)))
     return view
+
+
+def video_view(job: Job, profile: ProviderProfile, locale: str | None = None) -> ui.View:
+    """Under the delivered video: every button the finished job offers (Edit & redo,
+    Details, Create character where the provider can), and no Watch link: this message
+    is the video."""
+    return _action_buttons(
+        ui.View(timeout=None), job, actions_for(job, profile), locale or job.locale
+    )
 
 
 def delivery_url(job: Job) -> str:

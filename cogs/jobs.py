@@ -16,9 +16,10 @@ from bot.tracker import Delivery
 from cogs.delivery import Deliverer
 from cogs.job_buttons import DYNAMIC_ITEMS
 from cogs.job_card import build_card, escape, status_text
+from cogs.job_choices import is_queued, job_choices
 from cogs.job_handlers import cancel_job, own_job
 from cogs.job_posting import post_missing_card
-from cogs.job_views import card_view
+from cogs.job_views import card_view, delivery_url
 from cogs.quota import answer_quota
 from cogs.replies import NO_MENTIONS, reply
 from cogs.visibility import (
@@ -101,9 +102,20 @@ class JobsCog(commands.Cog):
         if job is None:
             await reply(interaction, job_not_found_text(id, locale), locale=locale)
             return
+        # The card with its buttons: they are keyed by the job, so they work from here too.
+        profile = self.bot.config.settings_for(job.guild_id).profile
         await interaction.response.send_message(
-            embed=build_card(job, locale), ephemeral=True, allowed_mentions=NO_MENTIONS
+            embed=build_card(job, locale),
+            view=card_view(job, profile, locale),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
+
+    @status.autocomplete("id")
+    async def _status_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await job_choices(self.bot, interaction, current)
 
     async def _lookup(self, interaction: discord.Interaction, raw: str) -> Job | None:
         return await visible_job_by_reference(interaction, self.bot.store, raw)
@@ -148,6 +160,12 @@ class JobsCog(commands.Cog):
             return
         await cancel_job(self.bot, interaction, job, locale)
 
+    @cancel.autocomplete("id")
+    async def _cancel_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await job_choices(self.bot, interaction, current, first=is_queued)
+
     @video.command(
         name="quota",
         description=locale_str(
@@ -189,10 +207,12 @@ class JobListView(ui.View):
         embed = discord.Embed(title=t("jobs.list_title", self.locale, page=self.page + 1))
         for job in jobs:
             first = job.storyboard.shots[0].scene
+            seconds = t("card.seconds", self.locale, seconds=job.storyboard.settings.seconds)
+            value = f"`{job.task_id or '-'}` · {seconds} · {escape(first[:80])}"
+            if job.state == "completed" and job.delivery_message_id is not None:
+                value += f" · [{t('buttons.watch', self.locale)}]({delivery_url(job)})"
             embed.add_field(
-                name=f"#{job.id} · {status_text(job, self.locale)}",
-                value=f"`{job.task_id or '-'}` · {t('card.seconds', self.locale, seconds=job.storyboard.settings.seconds)} · {escape(first[:80])}",
-                inline=False,
+                name=f"#{job.id} · {status_text(job, self.locale)}", value=value, inline=False
             )
         return None, embed
 

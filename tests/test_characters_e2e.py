@@ -92,7 +92,8 @@ async def test_from_a_finished_task_and_from_the_button_on_the_video(world: Worl
 
     delivery = next(c for c in world.fd.calls_to(SEND) if c.files)
     buttons = [b["custom_id"] for row in delivery.json["components"] for b in row["components"]]
-    assert buttons == [f"sb:character:{video.id}"]
+    # The finished job's buttons under the video, Create character among them.
+    assert buttons == [f"sb:remix:{video.id}", f"sb:details:{video.id}", f"sb:character:{video.id}"]
     press = await world.fd.press_button(
         int(delivery.response["id"]), f"sb:character:{video.id}", user=world.std.alice
     )

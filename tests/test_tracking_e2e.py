@@ -254,7 +254,7 @@ async def test_remix_resubmits_the_edited_storyboard(world: World) -> None:
     await ix.wait_callback()
     assert ix.modal is not None
     prefilled = ix.modal["components"][0]["component"]["value"]
-    assert prefilled == "Shot 1:\nduration: 10sec\nScene: A day scene."
+    assert prefilled == "[10s] A day scene."  # one `[Ns] scene` line per shot
     sub = await world.fd.submit_modal(ix, {"storyboard": prefilled.replace("day", "night")})
     await world.wait_reply(sub)
     creates = world.provider.requests_to("create")

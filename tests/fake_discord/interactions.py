@@ -50,6 +50,14 @@ class InteractionHandle:
         return cb.get("data") if cb is not None and cb.get("type") == 9 else None
 
     @property
+    def choices(self) -> list[JSON] | None:
+        """The choices an autocomplete answer (callback type 8) offered, or None."""
+        cb = self.state.callback
+        if cb is None or cb.get("type") != 8:
+            return None
+        return list((cb.get("data") or {}).get("choices") or [])
+
+    @property
     def callback_calls(self) -> list[RecordedCall]:
         """Every callback request for this interaction, accepted or not."""
         prefix = f"/interactions/{self.state.id}/"
@@ -141,9 +149,19 @@ def find_command(world: World, guild: Guild, name: str, kind: int) -> JSON:
 
 
 def command_data(
-    world: World, guild: Guild, name: str, options: Mapping[str, Any]
+    world: World,
+    guild: Guild,
+    name: str,
+    options: Mapping[str, Any],
+    *,
+    focused: str | None = None,
 ) -> tuple[JSON, JSON]:
-    """`data` for a chat input command; `name` may be "group sub". Returns (data, resolved)."""
+    """`data` for a chat input command; `name` may be "group sub". Returns (data, resolved).
+
+    With `focused`, the data of an autocomplete interaction: that option holds what the
+    member has typed so far (any text, as the client sends it) and is marked focused;
+    options not filled in yet may be missing. Discord asks only for an option the command
+    registered with `autocomplete`."""
     root, *path = name.split()
     cmd = find_command(world, guild, root, 1)
     resolved: JSON = {}
@@ -159,22 +177,40 @@ def command_data(
         node: JSON = {"name": part, "type": sub["type"], "options": []}
         target.setdefault("options", []).append(node)
         target, defs = node, sub.get("options") or []
-    leaf = [
-        option_value(guild, d, options[d["name"]], resolved) for d in defs if d["name"] in options
-    ]
     unknown = set(options) - {d["name"] for d in defs}
     if unknown:
         raise ValueError(
             f"{name!r} has no options {sorted(unknown)}; it has {[d['name'] for d in defs]}"
         )
+    leaf = [
+        typed_value(d, options[d["name"]])
+        if d["name"] == focused
+        else option_value(guild, d, options[d["name"]], resolved)
+        for d in defs
+        if d["name"] in options
+    ]
+    if focused is not None and not any(
+        d["name"] == focused and d.get("autocomplete") for d in defs
+    ):
+        raise ValueError(f"{name!r}: option {focused!r} was not registered with autocomplete")
     missing = [d["name"] for d in defs if d.get("required") and d["name"] not in options]
-    if missing:
+    if missing and focused is None:
         raise ValueError(f"{name!r}: the Discord client requires options {missing}")
     if leaf or "options" in target:
         target["options"] = leaf
     if resolved:
         data["resolved"] = resolved
     return data, resolved
+
+
+def typed_value(definition: JSON, value: Any) -> JSON:
+    """The focused option of an autocomplete interaction: the text typed so far."""
+    return {
+        "name": definition["name"],
+        "type": definition["type"],
+        "value": str(value),
+        "focused": True,
+    }
 
 
 def option_value(guild: Guild, definition: JSON, value: Any, resolved: JSON) -> JSON:
@@ -246,7 +282,8 @@ def modal_submit_data(
         name = label or cid
         if kind == 4:
             text = lookup(values, component, label)
-            text = "" if text is None else str(text)
+            # A field the member did not touch sends what it was prefilled with.
+            text = str(component.get("value") or "") if text is None else str(text)
             required = component.get("required", True)
             lo, hi = component.get("min_length", 0), component.get("max_length", 4000)
             if (required or text) and not lo <= len(text) <= hi:
@@ -268,7 +305,9 @@ def modal_submit_data(
                     )
                 resolved[att["id"]] = att
             out["values"] = [a["id"] for a in chosen]
-        elif kind in (3, 5, 6, 7, 8, 22):
+        elif kind == 3:
+            out["values"] = string_select_values(component, lookup(values, component, label), name)
+        elif kind in (5, 6, 7, 8, 22):
             out["values"] = [str(v) for v in lookup(values, component, label) or []]
         elif kind == 21:
             out["value"] = lookup(values, component, label)
@@ -294,6 +333,26 @@ def modal_submit_data(
     if resolved:
         data["resolved"] = {"attachments": resolved}
     return data
+
+
+def string_select_values(component: JSON, chosen: Any, name: str) -> list[str]:
+    """What a string select in a modal sends: the member's picks, or (untouched) the
+    options marked default. The client offers only the select's own options, as many as
+    min/max_values allow, and insists on one where the select is required."""
+    options = [str(o["value"]) for o in component.get("options", [])]
+    if chosen is None:
+        picked = [str(o["value"]) for o in component.get("options", []) if o.get("default")]
+    else:
+        picked = [str(v) for v in chosen]
+    strangers = [v for v in picked if v not in options]
+    if strangers:
+        raise ValueError(f"select {name!r} offers {options}, not {strangers}")
+    required = component.get("required", True)
+    lo = max(component.get("min_values") or 0, 1 if required else 0)
+    hi = component.get("max_values") or 1
+    if (required or picked) and not lo <= len(picked) <= hi:
+        raise ValueError(f"select {name!r}: {len(picked)} chosen, allowed {lo}..{hi}")
+    return picked
 
 
 def find_component(message: JSON, custom_id: str) -> JSON:

@@ -339,6 +339,31 @@ class FakeDiscord(CallLog):
             attachment_size_limit=attachment_size_limit,
         )
 
+    async def run_autocomplete(
+        self,
+        *,
+        guild: Guild,
+        channel: Channel,
+        user: Member,
+        name: str,
+        focused: str,
+        options: Mapping[str, Any],
+        locale: str | None = None,
+    ) -> InteractionHandle:
+        """The member typing into option `focused` of command `name` (an autocomplete
+        interaction, type 4): `options[focused]` is the text so far. The bot answers with
+        callback type 8; `InteractionHandle.choices` reads what it offered."""
+        data, _ = command_data(self.world, guild, name, options, focused=focused)
+        return await self._interaction(
+            kind=4,
+            guild=guild,
+            channel=channel,
+            user=user,
+            data=data,
+            locale=locale,
+            attachment_size_limit=DEFAULT_SIZE_LIMIT,
+        )
+
     async def submit_modal(
         self,
         ix: InteractionHandle,
