@@ -17,7 +17,8 @@ is the kernel's peak RSS: VmHWM from /proc/self/status, reset with clear_refs ju
 before the first preparation in the process (cold, as the first photo after a start),
 minus VmRSS just before it; the bytes of the photo are in memory before, as a
 downloaded attachment would be. Time is the median wall time of `--runs`
-preparations after that one. Then `--images` photos (separate copies) prepared at
+preparations after that one, and their median CPU time (less disturbed by other
+work on the machine). Then `--images` photos (separate copies) prepared at
 once on as many threads, in a fresh process each: the process's whole peak RSS
 (interpreter, imports and all) and the growth over the RSS before.
 
@@ -139,17 +140,19 @@ def child(variant: str, photo: Path, runs: int, images: int, out: Path | None) -
     reset = reset_peak_rss()
     result = prepare(data)
     peak = status()["VmHWM"]
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         prepare(data)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     if out is not None:
         out.write_bytes(result)
     return {
         "rss_before": before,
         "peak": peak if reset else None,
         "times": times,
+        "cpu": cpu,
         "bytes_out": len(result),
     }
 
@@ -253,6 +256,7 @@ def report(
         growth = [r["peak"] - r["rss_before"] for r in results if r["peak"] is not None]
         rows[variant] = {
             "median_ms": statistics.median(times) * 1000,
+            "cpu_ms": statistics.median(t for r in results for t in r["cpu"]) * 1000,
             "min_ms": min(times) * 1000,
             "max_ms": max(times) * 1000,
             "growth": statistics.median(growth) if growth else None,
@@ -261,17 +265,17 @@ def report(
         }
     print(
         f"\none photo ({args.rounds} processes per variant, {args.runs} timed runs each)\n"
-        "| variant | wall ms (median) | min / max ms | peak RSS growth MB | RSS before MB "
-        "| output | metadata left |"
+        "| variant | wall ms (median) | min / max ms | CPU ms (median) | peak RSS growth MB "
+        "| RSS before MB | output | metadata left |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for variant in VARIANTS:
         row = rows[variant]
         with Image.open(io.BytesIO(row["out"])) as img:
             shape = f"{img.width}x{img.height}, {len(row['out']) / 1e3:.0f} KB"
         print(
             f"| {NAMES[variant]} | {row['median_ms']:.1f} | {row['min_ms']:.1f} / "
-            f"{row['max_ms']:.1f} | {mb(row['growth'])} | {mb(row['before'])} | {shape} "
+            f"{row['max_ms']:.1f} | {row['cpu_ms']:.1f} | {mb(row['growth'])} | {mb(row['before'])} | {shape} "
             f"| {', '.join(metadata_left(row['out'])) or 'none'} |"
         )
     o, p = rows["ours"], rows["pillow"]
@@ -280,7 +284,10 @@ def report(
         if o["growth"] is not None and p["growth"]
         else "n/a (clear_refs refused)"
     )
-    print(f"| ratio ours / Pillow | {o['median_ms'] / p['median_ms']:.2f}x | | {memory} | | | |")
+    print(
+        f"| ratio ours / Pillow | {o['median_ms'] / p['median_ms']:.2f}x | "
+        f"| {o['cpu_ms'] / p['cpu_ms']:.2f}x | {memory} | | | |"
+    )
     print(
         f"mean difference between the two outputs: "
         f"{mean_difference(o['out'], p['out']):.2f} / 255 (grey levels)"

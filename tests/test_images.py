@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import io
 import struct
+import tomllib
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image, JpegImagePlugin, features
 
+from bot.config import ConfigError, GuildSettings, parse_config
 from bot.errors import StoryboardError
 from bot.i18n import t
-from bot.images import MAX_SIDE, Fit, check_image, prepare_for_send
+from bot.images import MAX_SIDE, Fit, check_image, fit_for, prepare_for_send
 from tests.photos import (
     COMMENT,
     UPRIGHT_CORNER,
@@ -386,3 +389,48 @@ def test_an_image_stored_before_cleaning_is_cleaned_before_it_is_sent() -> None:
     assert sent is not old
     assert metadata_of(sent.data) == {}
     assert opened(sent.data).size == (1280, 720)
+
+
+# -- what the config says ---------------------------------------------------------------
+
+
+def settings_for(text: str, guild: int = 111) -> GuildSettings:
+    base = '[provider]\nbase_url = "https://relay.example/v1"\n'
+    data = tomllib.loads(base + text)
+    return parse_config(data, Path("config.toml"), env={}).guild(guild)
+
+
+def test_the_openai_profile_fits_and_the_relay_sends_the_image_as_it_is() -> None:
+    relay = settings_for('[guilds."111"]\napi_key = "sk-aaaaaaaaaaaa"\n')
+    openai = settings_for(
+        '[guilds."111"]\napi_key = "sk-aaaaaaaaaaaa"\nprofile = "openai"\nseconds = 8\n'
+    )
+    assert fit_for(relay, "1280x720") is None
+    assert fit_for(openai, "720x1280") == Fit(720, 1280, "crop", "blur")
+
+
+def test_a_relay_can_be_said_to_need_the_exact_size_and_a_guild_can_say_otherwise() -> None:
+    text = (
+        "[provider]\nimage_exact_size = true\n"
+        '[images]\nfit = "pad"\npad_fill = "black"\nmax_pixels = 20000000\n'
+        '[guilds."111"]\napi_key = "sk-aaaaaaaaaaaa"\n'
+        '[guilds."222"]\napi_key = "sk-bbbbbbbbbbbb"\nimage_exact_size = false\n'
+    )
+    data = tomllib.loads(
+        text.replace("[provider]\n", '[provider]\nbase_url = "https://r.example/v1"\n')
+    )
+    config = parse_config(data, Path("config.toml"), env={})
+    one, two = config.guild(111), config.guild(222)
+    assert fit_for(one, "1280x720") == Fit(1280, 720, "pad", "black")
+    assert one.image_max_pixels == 20_000_000
+    assert fit_for(two, "1280x720") is None
+    assert one.profile.name == two.profile.name == "relay"
+
+
+def test_a_pixel_cap_above_pillows_bomb_limit_is_refused_by_name() -> None:
+    data = tomllib.loads(
+        '[provider]\nbase_url = "https://r.example/v1"\n[images]\nmax_pixels = 100000000\n'
+    )
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, Path("config.toml"), env={})
+    assert "images.max_pixels" in exc.value.describe()
