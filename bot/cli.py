@@ -21,7 +21,7 @@ from bot.config import (
 )
 from bot.errors import StoryboardError
 from bot.i18n import t
-from bot.images import check_image
+from bot.images import Fit, check_image
 from bot.profiles import PROFILES, ProviderProfile
 from bot.storyboard import Storyboard, StoryboardSettings, parse_prompt, validate_storyboard
 from bot.videos_api import CreateVideoRequest, VideoApi
@@ -77,7 +77,8 @@ def _summary(config: Config) -> list[str]:
         f"dev guilds {', '.join(map(str, config.dev_guild_ids)) or '(none: global sync)'}",
         f"provider: timeout {f.provider.timeout_seconds:g} s, "
         f"{f.provider.max_requests_per_second:g} requests/s per key",
-        f"images: at most {f.images.max_mb:g} MB",
+        f"images: at most {f.images.max_mb:g} MB and {f.images.max_pixels:,} pixels; "
+        f"fitted by {f.images.fit} where the profile needs the video's size",
         f"storage: {config.storage_path}",
         _describe_guild("servers not listed", config.guild(0)),
     ]
@@ -141,7 +142,10 @@ def _render(args: argparse.Namespace) -> int:
         valid = validate_storyboard(board, profile, models=[args.model])
         image = None
         if args.image is not None:
-            image = check_image(args.image.read_bytes(), args.image.name, max_bytes=10 * 1048576)
+            fit = Fit.of(valid.size) if profile.image_exact_size else None
+            image = check_image(
+                args.image.read_bytes(), args.image.name, max_bytes=10 * 1048576, fit=fit
+            )
     except StoryboardError as exc:
         print(f"error: {t(exc.key, args.lang, **exc.fields)}", file=sys.stderr)
         return 1

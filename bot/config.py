@@ -59,6 +59,9 @@ class ProviderSection(_Section):
     # A key for direct messages only (no guild); without one, DMs are refused.
     dm_api_key: SecretStr | None = None
     dm_api_key_env: str | None = None
+    # Fit reference images to the video's exact size (unset: as the profile says;
+    # openai does). For a relay that forwards to a provider refusing other sizes.
+    image_exact_size: bool | None = None
 
     _base_url = field_validator("base_url")(_clean_base_url)
 
@@ -75,6 +78,13 @@ class DefaultsSection(_Section):
 
 class ImagesSection(_Section):
     max_mb: float = Field(default=10.0, gt=0, le=100)
+    # Refused above this many pixels, before decoding. At most Pillow's own bomb limit
+    # (89.4 MP), which refuses larger images before this check can name their size.
+    max_pixels: int = Field(default=40_000_000, ge=1_000_000, le=89_000_000)
+    # How an image is brought to the video's exact size where the provider needs that:
+    # "crop" fills the frame (centred, edges cut); "pad" shows it whole on a fill.
+    fit: Literal["crop", "pad"] = "crop"
+    pad_fill: Literal["blur", "black"] = "blur"
 
 
 class TrackingSection(_Section):
@@ -160,6 +170,7 @@ class GuildSection(_Section):
     previous_api_keys: list[SecretStr] = Field(default_factory=list)
     base_url: str | None = None
     profile: ProfileName | None = None
+    image_exact_size: bool | None = None
     models: list[str] | None = Field(default=None, min_length=1)
     max_seconds: int | None = Field(default=None, gt=0)
     model: str | None = None
@@ -216,6 +227,9 @@ class GuildSettings(BaseModel):
     timeout_seconds: float
     max_requests_per_second: float
     image_max_bytes: int
+    image_max_pixels: int = 40_000_000
+    image_fit: Literal["crop", "pad"] = "crop"
+    image_pad_fill: Literal["blur", "black"] = "blur"
     draft_editor_roles: frozenset[int] = frozenset()
     draft_submit_roles: frozenset[int] = frozenset()
     draft_ttl_days: float = 30.0
@@ -299,18 +313,27 @@ def _resolve(
         for name in ("model", "seconds", "orientation", "watermark", "private", "default_shots")
         if getattr(g, name) is not None
     }
+    profile = get_profile(g.profile or file.provider.profile)
+    exact = g.image_exact_size
+    if exact is None:
+        exact = file.provider.image_exact_size
+    if exact is not None and exact != profile.image_exact_size:
+        profile = profile.model_copy(update={"image_exact_size": exact})
     return GuildSettings(
         guild_id=guild_id,
         api_key=key,
         previous_api_keys=tuple(g.previous_api_keys),
         base_url=g.base_url or file.provider.base_url,
-        profile=get_profile(g.profile or file.provider.profile),
+        profile=profile,
         models=tuple(g.models or file.provider.models),
         max_seconds=g.max_seconds,
         defaults=base.model_copy(update=overrides),
         timeout_seconds=file.provider.timeout_seconds,
         max_requests_per_second=file.provider.max_requests_per_second,
         image_max_bytes=int(file.images.max_mb * 1024 * 1024),
+        image_max_pixels=file.images.max_pixels,
+        image_fit=file.images.fit,
+        image_pad_fill=file.images.pad_fill,
         draft_editor_roles=frozenset(g.draft_editor_roles),
         draft_submit_roles=frozenset(g.draft_submit_roles),
         draft_ttl_days=g.draft_ttl_days,

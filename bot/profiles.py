@@ -47,6 +47,10 @@ class ProviderProfile(BaseModel):
     remix_path: str | None = None
     # The relay's example gives `created_at` in milliseconds, OpenAI in seconds.
     created_at_in_ms: bool = False
+    # OpenAI refuses a reference image whose size is not the video's ("Inpaint image
+    # must match the requested width and height"): such a profile gets it fitted.
+    # Config can say so for a relay that forwards to it (`image_exact_size`).
+    image_exact_size: bool = False
 
     def allows(self, field: str) -> bool:
         return field in self.form_fields
@@ -74,6 +78,7 @@ OPENAI = ProviderProfile(
     sizes={"landscape": "1280x720", "portrait": "720x1280"},
     form_fields=COMMON_FIELDS,
     remix_path="videos/{id}/remix",
+    image_exact_size=True,
 )
 
 PROFILES: dict[ProfileName, ProviderProfile] = {"relay": RELAY, "openai": OPENAI}

@@ -8,6 +8,7 @@ job is stored is recorded on the job, which the caller shows and can retry.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from bot.access import QuotaRule
 from bot.characters import CharacterSource
 from bot.config import Config, GuildSettings
 from bot.errors import StoryboardError
+from bot.images import fit_for, prepare_for_send
 from bot.job_metadata import create_metadata
 from bot.store import DuplicateRequest, Job, NewJob
 from bot.store_api import StoreApi
@@ -111,6 +113,17 @@ class Submitter:
         key that already made a job.
         """
         settings, valid = self.validate(order)
+        image = order.image
+        if image is not None:
+            # Only now is the video's size known (a draft's image was checked when it was
+            # attached): fitted here if the provider needs it exact, stored as sent.
+            image = await asyncio.to_thread(
+                prepare_for_send,
+                image,
+                max_bytes=settings.image_max_bytes,
+                max_pixels=settings.image_max_pixels,
+                fit=fit_for(settings, valid.size),
+            )
         new = NewJob(
             request_key=order.request_key,
             guild_id=order.guild_id,
@@ -118,7 +131,7 @@ class Submitter:
             user_id=order.user_id,
             locale=order.locale,
             storyboard=valid,
-            image=order.image,
+            image=image,
             filesize_limit=order.filesize_limit,
             character=order.character,
             key_fingerprint=(
@@ -140,7 +153,7 @@ class Submitter:
                 new = new.model_copy(update={"request_key": f"{order.request_key}#{attempt}"})
         else:
             raise StoryboardError("storyboard.already_submitted", job=last)
-        return await self.send(job, settings, order.image)
+        return await self.send(job, settings, image)
 
     async def send(self, job: Job, settings: GuildSettings, image: ReferenceImage | None) -> Job:
         """Send a stored `pending` job's create request and record the outcome."""

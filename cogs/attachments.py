@@ -7,12 +7,13 @@ import contextlib
 
 import discord
 
+from bot.config import GuildSettings
 from bot.errors import StoryboardError
-from bot.images import check_image
+from bot.images import check_image, fit_for
 from bot.videos_api import ReferenceImage
 
 DOWNLOAD_TIMEOUT = 30.0
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif", ".avif")
 
 
 def looks_like_image(attachment: discord.Attachment) -> bool:
@@ -22,16 +23,25 @@ def looks_like_image(attachment: discord.Attachment) -> bool:
 
 
 async def fetch_reference_image(
-    attachment: discord.Attachment, max_bytes: int, slots: asyncio.Semaphore | None = None
+    attachment: discord.Attachment,
+    settings: GuildSettings,
+    slots: asyncio.Semaphore | None = None,
+    *,
+    size: str | None = None,
 ) -> ReferenceImage:
-    """The attachment as a checked image. Signed CDN links expire, so this runs at once.
+    """The attachment as a checked image, its metadata gone. Signed CDN links expire, so
+    this runs at once. `size` is the video's when already known: the image is fitted to
+    it in the same decode where the provider needs that (else at submit).
 
     `slots` bounds how many images are downloaded and decoded at once (memory)."""
     async with slots or contextlib.nullcontext():
-        return await _fetch(attachment, max_bytes)
+        return await _fetch(attachment, settings, size)
 
 
-async def _fetch(attachment: discord.Attachment, max_bytes: int) -> ReferenceImage:
+async def _fetch(
+    attachment: discord.Attachment, settings: GuildSettings, size: str | None
+) -> ReferenceImage:
+    max_bytes = settings.image_max_bytes
     if attachment.size > max_bytes:
         raise StoryboardError(
             "image.too_large",
@@ -42,4 +52,11 @@ async def _fetch(attachment: discord.Attachment, max_bytes: int) -> ReferenceIma
         data = await asyncio.wait_for(attachment.read(), DOWNLOAD_TIMEOUT)
     except (discord.HTTPException, TimeoutError):
         raise StoryboardError("submit.image_download_failed") from None
-    return await asyncio.to_thread(check_image, data, attachment.filename, max_bytes=max_bytes)
+    return await asyncio.to_thread(
+        check_image,
+        data,
+        attachment.filename,
+        max_bytes=max_bytes,
+        max_pixels=settings.image_max_pixels,
+        fit=fit_for(settings, size) if size is not None else None,
+    )

@@ -420,7 +420,9 @@ class StoryboardCog(commands.Cog):
             holding = attachment is not None or ready_image is not None
             async with self.bot.image_slots if holding else contextlib.nullcontext():
                 image = (
-                    await fetch_reference_image(attachment, guild.image_max_bytes)
+                    await fetch_reference_image(
+                        attachment, guild, size=guild.profile.size_for(settings.orientation)
+                    )
                     if attachment
                     else ready_image
                 )

@@ -109,7 +109,7 @@ def test_render_refuses_a_fake_image(
     fake.write_bytes(b"%PDF-1.7 not an image")
     monkeypatch.setattr(sys, "stdin", io.StringIO("a cat\n"))
     assert main(["render", "--seconds", "10", "--image", str(fake)]) == 1
-    assert "not a PNG, JPEG or WebP image" in capsys.readouterr().err
+    assert "not a PNG, JPEG, WebP, HEIC or AVIF image" in capsys.readouterr().err
 
 
 def test_render_errors_in_chinese(

@@ -312,7 +312,7 @@ async def test_translator_answers_for_the_languages_we_have(
 # length syntax and image format names.
 NOT_LANGUAGE = re.compile(
     r"<[@#]!?\d+>|<t:\d+(?::[tTdDfFR])?>|`[^`]*`|sora-2|\d+x\d+|\d+(?:\.\d+)? ?(?:MB|KB)"
-    r"|\[\d+s\]|PNG|JPEG|WebP"
+    r"|\[\d+s\]|PNG|JPEG|WebP|HEIC|AVIF"
     r"|storyboard-\d+\.mp4"
 )
 # English text the catalogue has for what this flow shows.

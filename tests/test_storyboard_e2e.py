@@ -153,7 +153,7 @@ async def test_a_pdf_renamed_png_is_refused_after_download(world: World) -> None
     fake = world.fd.attachment("scan.png", b"%PDF-1.7\n1 0 obj <<>> endobj\n", "image/png")
     ix = await world.open_storyboard(shots=1, seconds=10)
     sub = await world.submit(ix, ["A cat."], image=fake)
-    assert "not a PNG, JPEG or WebP image" in followup_text(sub)
+    assert "not a PNG, JPEG, WebP, HEIC or AVIF image" in followup_text(sub)
     assert "A cat." in followup_text(sub)
     await assert_nothing_submitted(world)
 

@@ -319,9 +319,7 @@ class DraftActions:
             draft = await self._draft(interaction, modal.draft.id)
             guild = self.bot.config.guild(draft.guild_id)
             require_manager(draft, actor_of(interaction), guild)
-            image = await fetch_reference_image(
-                modal.upload.values[0], guild.image_max_bytes, self.bot.image_slots
-            )
+            image = await fetch_reference_image(modal.upload.values[0], guild, self.bot.image_slots)
             draft = await self.bot.store.drafts.set_image(draft.id, image)
             await self.refresh(draft)
             await reply(

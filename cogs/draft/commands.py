@@ -206,7 +206,7 @@ class DraftCog(commands.Cog):
         if attachment is None:
             raise StoryboardError("draft.message_has_no_image")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        image = await fetch_reference_image(attachment, guild.image_max_bytes, self.bot.image_slots)
+        image = await fetch_reference_image(attachment, guild, self.bot.image_slots)
         stash_id = await self.bot.store.drafts.stash_image(interaction.user.id, image)
         actor = actor_of(interaction)
         drafts = [
