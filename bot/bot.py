@@ -7,7 +7,8 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import aiohttp
 import discord
@@ -81,6 +82,9 @@ class StoryboardBot(commands.Bot):
         self.pressing: set[tuple[int, str]] = set()
         # The ops endpoint (/healthz, /metrics), when [ops] listen is set.
         self.ops: OpsServer | None = None
+        # Now, as Discord dates messages: the wall clock. A message's age is this less its
+        # id's date (an old card is not edited often). Tests move it with the fake Discord's.
+        self.discord_clock: Callable[[], float] = time.time
 
     @property
     def video_api(self) -> VideoApi:

@@ -27,6 +27,9 @@ RELAY_ONLY_FIELDS = frozenset(
     }
 )
 COMMON_FIELDS = frozenset({"model", "prompt", "seconds", "size", "input_reference"})
+# What a provider can do beyond its form fields. `thumbnail`: a still of the finished video
+# at `content_path?variant=thumbnail` (OpenAI's Videos API; relays don't document it).
+Capability = Literal["thumbnail"]
 
 
 class ProviderProfile(BaseModel):
@@ -39,6 +42,7 @@ class ProviderProfile(BaseModel):
     # The `size` sent for each orientation. The relay reads only W>H or W<H.
     sizes: dict[Orientation, str]
     form_fields: frozenset[str]
+    capabilities: frozenset[Capability] = frozenset()
     create_path: str = "videos"
     retrieve_path: str = "videos/{id}"
     content_path: str = "videos/{id}/content"
@@ -53,7 +57,8 @@ class ProviderProfile(BaseModel):
     image_exact_size: bool = False
 
     def allows(self, field: str) -> bool:
-        return field in self.form_fields
+        """Whether the provider takes this form field or has this capability."""
+        return field in self.form_fields or field in self.capabilities
 
     def size_for(self, orientation: Orientation) -> str:
         return self.sizes[orientation]
@@ -77,6 +82,7 @@ OPENAI = ProviderProfile(
     allowed_seconds=(4, 8, 12),
     sizes={"landscape": "1280x720", "portrait": "720x1280"},
     form_fields=COMMON_FIELDS,
+    capabilities=frozenset({"thumbnail"}),
     remix_path="videos/{id}/remix",
     image_exact_size=True,
 )

@@ -115,6 +115,8 @@ class Job(BaseModel):
     delivery_failing_since: float | None = None
     delivery_error: str | None = None
     started_at: float | None = None
+    # The job's progress message in its thread, used once the card is too old to edit.
+    progress_message_id: int | None = None
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -234,8 +236,8 @@ class Store:
             async with self._db.execute(
                 """INSERT INTO jobs (request_key, guild_id, channel_id, user_id, locale, storyboard,
                        image_name, filesize_limit, state, created_at, updated_at, seconds,
-                       kind, character, key_fingerprint)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)""",
+                       kind, character, key_fingerprint, model)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     new.request_key,
                     new.guild_id,
@@ -251,6 +253,7 @@ class Store:
                     "character" if new.character else "video",
                     new.character.model_dump_json() if new.character else None,
                     new.key_fingerprint,
+                    new.storyboard.settings.model,
                 ),
             ) as cur:
                 job_id = cur.lastrowid
@@ -482,6 +485,37 @@ class Store:
 
     async def set_card_shown(self, job_id: int, shown: str) -> Job:
         return await self._update(job_id, card_shown=shown)
+
+    async def set_progress_message(self, job_id: int, message_id: int) -> Job:
+        return await self._update(job_id, progress_message_id=message_id)
+
+    async def queue_place(self, guild_id: int, job_id: int) -> int:
+        """1 + this guild's jobs waiting at the provider (queued there, or their create on
+        its way) that were made before `job_id`: where it stands in the guild's queue."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND id < ?"
+            " AND (state = 'pending' OR (state = 'active' AND provider_status = 'queued'))",
+            (guild_id, job_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return 1 + (int(row[0]) if row else 0)
+
+    async def recent_durations(
+        self, *, model: str, seconds: int, guild_id: int | None = None, limit: int = 20
+    ) -> list[float]:
+        """Seconds from submission to the finished video, of the last `limit` completed
+        videos of this model and length: this guild's, or (None) the whole bot's."""
+        guild = " AND guild_id = ?" if guild_id is not None else ""
+        args: list[Any] = [model, seconds, *([guild_id] if guild_id is not None else []), limit]
+        async with self._db.execute(
+            "SELECT finished_at - submitted_at FROM jobs"
+            " WHERE state = 'completed' AND kind = 'video' AND model = ? AND seconds = ?"
+            f"{guild} AND submitted_at IS NOT NULL AND finished_at IS NOT NULL"
+            " ORDER BY finished_at DESC LIMIT ?",
+            args,
+        ) as cur:
+            rows = await cur.fetchall()
+        return [float(r[0]) for r in rows]
 
     async def claim_delivery(self, job_id: int) -> Job:
         """Record that delivery starts (kept from the first attempt): a later attempt, after a

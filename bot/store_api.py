@@ -153,6 +153,17 @@ class StoreApi(Protocol):
 
     async def set_card_shown(self, job_id: int, shown: str) -> Job: ...
 
+    async def set_progress_message(self, job_id: int, message_id: int) -> Job:
+        """The job's progress message in its thread (its card is too old to edit often)."""
+
+    async def queue_place(self, guild_id: int, job_id: int) -> int:
+        """1 + this guild's jobs waiting at the provider made before `job_id`."""
+
+    async def recent_durations(
+        self, *, model: str, seconds: int, guild_id: int | None = None, limit: int = 20
+    ) -> list[float]:
+        """Submission-to-finish seconds of the last completed videos of a model and length."""
+
     async def claim_delivery(self, job_id: int) -> Job:
         """Record that delivery starts, before anything is posted."""
 

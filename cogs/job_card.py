@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.card_facts import CardFacts, Estimate
 from bot.i18n import t
 from bot.store import Job
 
@@ -53,14 +54,56 @@ def when(moment: float | None) -> str:
     return f"<t:{int(moment)}:R>" if moment else "-"
 
 
-def progress_line(job: Job, locale: str) -> str | None:
-    """Where the job stands in time: submitted, started with a bar, done in how long, or
-    the reason it failed, on one line (the provider's whole text is in Details)."""
+def ordinal(n: int, locale: str) -> str:
+    """`n` as a place in a queue: "3rd", "第 3 位". The category is English's (CLDR: one,
+    two, few, other); the Chinese catalogue says the same for every category."""
+    if n % 10 == 1 and n % 100 != 11:
+        category = "one"
+    elif n % 10 == 2 and n % 100 != 12:
+        category = "two"
+    elif n % 10 == 3 and n % 100 != 13:
+        category = "few"
+    else:
+        category = "other"
+    return t(f"card.ordinal_{category}", locale, n=n)
+
+
+def about_minutes(seconds: float, locale: str) -> str:
+    return t("card.minutes", locale, m=max(1, round(seconds / 60)))
+
+
+def estimate_text(estimate: Estimate, locale: str) -> str:
+    """Said as an estimate. A Discord timestamp ("in 4 minutes") counts down by itself
+    between the card's edits, where "4 min left" would be stale a minute later."""
+    if estimate.overdue:
+        return t("card.estimate_over", locale, took=about_minutes(estimate.typical, locale))
+    return t("card.estimate_done", locale, when=when(estimate.done_at))
+
+
+def queued_line(job: Job, locale: str, place: int | None) -> str:
+    if place is not None and place > 1:
+        return t(
+            "card.queue_place",
+            locale,
+            place=ordinal(place, locale),
+            when=when(job.submitted_at),
+        )
+    return t("card.submitted", locale, when=when(job.submitted_at))
+
+
+def progress_line(job: Job, locale: str, facts: CardFacts | None = None) -> str | None:
+    """Where the job stands in time: submitted (and its place in the server's queue),
+    started with a bar (and when it is likely done), done in how long, or the reason it
+    failed, on one line (the provider's whole text is in Details)."""
+    facts = facts or CardFacts()
     if job.state == "active":
         if job.provider_status == "in_progress":
             started = job.started_at or job.submitted_at
-            return f"{progress_bar(job.progress)} · {t('card.started', locale, when=when(started))}"
-        return t("card.submitted", locale, when=when(job.submitted_at))
+            parts = [progress_bar(job.progress), t("card.started", locale, when=when(started))]
+            if facts.estimate is not None:
+                parts.append(estimate_text(facts.estimate, locale))
+            return " · ".join(parts)
+        return queued_line(job, locale, facts.queue_place)
     if job.state == "completed" and job.finished_at is not None:
         took = job.finished_at - (job.submitted_at or job.created_at)
         return t("card.done_in", locale, took=human_duration(took, locale))
@@ -97,7 +140,11 @@ def build_character_card(job: Job, loc: str) -> discord.Embed:
     return embed
 
 
-def build_card(job: Job, locale: str | None = None) -> discord.Embed:
+def build_card(
+    job: Job, locale: str | None = None, facts: CardFacts | None = None
+) -> discord.Embed:
+    """The card for `job` as it stands, with what the store adds (`bot.card_facts`); its
+    thumbnail, if any, is the message's attachment `facts.thumbnail`."""
     loc = locale or job.locale
     if job.kind == "character":
         return build_character_card(job, loc)
@@ -134,11 +181,13 @@ def build_card(job: Job, locale: str | None = None) -> discord.Embed:
         name=t("card.image", loc),
         value=escape(job.image_name) if job.image_name else t("card.none", loc),
     )
-    line = progress_line(job, loc)
+    line = progress_line(job, loc, facts)
     if line:
         embed.add_field(name=t("card.progress", loc), value=line, inline=False)
     embed.add_field(name=t("card.requested_by", loc), value=f"<@{job.user_id}>", inline=False)
     embed.set_footer(text=t("card.footer", loc, job=job.id))
+    if facts is not None and facts.thumbnail is not None:
+        embed.set_thumbnail(url=f"attachment://{facts.thumbnail}")
     return embed
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import discord
 
 from bot.bot import StoryboardBot
+from bot.card_facts import card_facts
 from bot.i18n import t
 from bot.profiles import ProviderProfile
 from bot.quota_view import with_left_today
@@ -36,11 +38,12 @@ async def post_job_card(
     channel with a new thread on it; then the member's ephemeral answer, and tracking."""
     channel = into or interaction.channel
     task = job.task_id or "-"
+    facts = await card_facts(bot.store, job, time.time())  # its place in the server's queue
     try:
         if not isinstance(channel, (*CARD_CHANNELS, discord.PartialMessageable)):
             raise discord.ClientException("no channel to post the card in")
         message = await channel.send(
-            embed=build_card(job, locale),
+            embed=build_card(job, locale, facts),
             view=card_view(job, _profile(bot, job), locale),
             allowed_mentions=NO_MENTIONS,
         )
@@ -106,9 +109,10 @@ async def post_missing_card(bot: StoryboardBot, job: Job) -> bool:
     what became of their storyboard. False to be asked again later."""
     task = job.task_id or "-"
     channel = bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+    facts = await card_facts(bot.store, job, time.time())
     try:
         message = await channel.send(
-            embed=build_card(job),
+            embed=build_card(job, facts=facts),
             view=card_view(job, _profile(bot, job)),
             allowed_mentions=NO_MENTIONS,
         )

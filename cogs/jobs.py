@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import discord
 from discord import app_commands, ui
@@ -10,6 +11,7 @@ from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.bot import StoryboardBot
+from bot.card_facts import card_facts
 from bot.i18n import pick_locale, t
 from bot.store import Job
 from bot.tracker import Delivery
@@ -18,7 +20,7 @@ from cogs.job_buttons import DYNAMIC_ITEMS
 from cogs.job_card import build_card, escape, status_text
 from cogs.job_choices import is_queued, job_choices
 from cogs.job_handlers import cancel_job, own_job
-from cogs.job_posting import post_missing_card
+from cogs.job_progress import show_progress as show_job_progress
 from cogs.job_views import card_view, delivery_url
 from cogs.quota import answer_quota
 from cogs.replies import NO_MENTIONS, reply
@@ -58,22 +60,8 @@ class JobsCog(commands.Cog):
     # JobEvents
 
     async def show_progress(self, job: Job) -> bool:
-        if job.card_channel_id is None or job.card_message_id is None:
-            # No card yet (the bot stopped before posting it): post it, once.
-            return await post_missing_card(self.bot, job) if job.card_shown is None else True
-        card = self.bot.get_partial_messageable(job.card_channel_id, guild_id=job.guild_id)
-        profile = self.bot.config.settings_for(job.guild_id).profile
-        try:
-            await card.get_partial_message(job.card_message_id).edit(
-                embed=build_card(job), view=card_view(job, profile)
-            )
-        except discord.NotFound:
-            log.info("job=%s task_id=%s: card is gone; not editing it again", job.id, job.task_id)
-            return True
-        except discord.HTTPException as exc:
-            log.warning("job=%s task_id=%s: card edit failed (%s)", job.id, job.task_id, exc.status)
-            return False
-        return True
+        # On the card, or in the thread once the card is too old to edit often.
+        return await show_job_progress(self.bot, job)
 
     async def deliver(self, job: Job, *, maybe_posted: bool) -> Delivery:
         return await self.deliverer.deliver(job, maybe_posted=maybe_posted)
@@ -104,8 +92,9 @@ class JobsCog(commands.Cog):
             return
         # The card with its buttons: they are keyed by the job, so they work from here too.
         profile = self.bot.config.settings_for(job.guild_id).profile
+        facts = await card_facts(self.bot.store, job, time.time())
         await interaction.response.send_message(
-            embed=build_card(job, locale),
+            embed=build_card(job, locale, facts),
             view=card_view(job, profile, locale),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

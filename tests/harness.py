@@ -52,7 +52,9 @@ def png_bytes(size: tuple[int, int] = (64, 36), colour: str = "purple") -> bytes
     return out.getvalue()
 
 
-def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, **overrides: Any) -> Config:
+def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, /, **overrides: Any) -> Config:
+    """The test config; `overrides` update its sections (`provider={"profile": ...}` too:
+    the first three are positional only)."""
     data: dict[str, Any] = {
         "discord": {"token": fd.bot_token},
         "provider": {
@@ -105,6 +107,9 @@ class World:
         """Start a new bot process-equivalent on the same database (after `stop_bot`)."""
         self.config = config or self.config
         self.bot = StoryboardBot(self.config)
+        # The bot reads message ages against Discord's clock: the fake's, which
+        # `fd.advance_clock` moves (a card an hour old without waiting an hour).
+        self.bot.discord_clock = self.fd.world.wall_now
         sessions = len(self.fd.gateway.log.sessions)
         await self.stack.enter_async_context(
             running_client(

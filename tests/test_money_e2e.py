@@ -207,6 +207,13 @@ async def test_a_running_job_offers_cancel_and_details_and_an_old_retry_creates_
     ix = await press(world, old, f"sb:retry:{job.id}", stale=True)
     assert "is now: Queued" in await answered(world, ix)
     assert len(world.provider.requests_to("create")) == 1
+    # The stale card is drawn again as the job stands (waited for: a stop in the middle of
+    # that edit would cut it off).
+    await world.wait_until(lambda: [c.status for c in world.fd.calls_to(EDIT)] == [200])
+    assert button_ids(card_of(world, job.card_message_id)) == [
+        f"sb:cancel:{job.id}",
+        f"sb:details:{job.id}",
+    ]
 
 
 async def test_buttons_after_completion_and_an_old_cancel(world: World) -> None:

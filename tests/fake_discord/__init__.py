@@ -15,6 +15,10 @@ Route names are "METHOD /template" with the templates of Discord's OpenAPI descr
 e.g. "POST /interactions/{interaction_id}/{interaction_token}/callback" or
 "POST /webhooks/{webhook_id}/{webhook_token}" (followups); `ROUTES.names` lists them all,
 plus CDN_UPLOAD and CDN_ATTACHMENT for downloads. A misspelt template raises ValueError.
+
+Message ids are dated by the wall clock plus `fd.advance_clock(...)`; a message older
+than an hour takes only a few edits an hour (then 429, code 30046), as on Discord:
+`fd.world.old_message_edits` has the ones it took.
 """
 
 from .call_log import CDN_ATTACHMENT, CDN_UPLOAD, CallLog, CallMatch

@@ -18,6 +18,7 @@ KNOWN_ERRORS: dict[int, str] = {
     50013: "Missing Permissions",
     50027: "Invalid Webhook Token",
     50035: "Invalid Form Body",
+    30046: "Maximum number of edits to messages older than 1 hour reached. Try again later.",
     160004: "A thread has already been created for this message",
 }
 

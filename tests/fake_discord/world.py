@@ -10,7 +10,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from .models import JSON, Channel, Guild, Member, Perm, Snowflakes, snowflake_iso
+from .models import (
+    DISCORD_EPOCH_MS,
+    JSON,
+    Channel,
+    Guild,
+    Member,
+    Perm,
+    Snowflakes,
+    snowflake_iso,
+)
 from .recording import KNOWN_ERRORS
 
 EPHEMERAL = 1 << 6
@@ -77,7 +86,7 @@ class World:
         self.clock_offset = 0.0
         self.ack_deadline = ack_deadline
         # Dated by the wall clock (as Discord's), moved on by `advance_clock` like `now`.
-        self.ids = Snowflakes(clock=lambda: time.time() + self.clock_offset)
+        self.ids = Snowflakes(clock=self.wall_now)
         self.guilds: dict[int, Guild] = {}
         self.messages: dict[int, JSON] = {}
         self.commands: dict[int | None, list[JSON]] = {}
@@ -87,11 +96,22 @@ class World:
         self.cdn_delay = 0.0
         # Message nonces: nonce -> (message id, when), for `enforce_nonce` (rest_channels).
         self.nonces: dict[str, tuple[int, float]] = {}
+        # Accepted edits of messages older than an hour, by message id: when each was made
+        # (`wall_now`), for Discord's separate budget of such edits (rest_channels, 30046).
+        self.old_message_edits: dict[int, list[float]] = {}
         self.base_url = ""
         self.emit: Callable[[str, JSON], Awaitable[None]] = _no_emit
 
     def now(self) -> float:
         return self.clock() + self.clock_offset
+
+    def wall_now(self) -> float:
+        """Unix time as Discord dates messages (their ids), moved on by `advance_clock`."""
+        return time.time() + self.clock_offset
+
+    def message_age(self, message_id: int) -> float:
+        """Seconds since the message's id was made."""
+        return self.wall_now() - ((message_id >> 22) + DISCORD_EPOCH_MS) / 1000
 
     # -- lookups ---------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ FakeProvider(status_names={"completed": "succeeded"}, task_id_only=True,
 fp.inject(Fault(route="create", kind="accept_then_status", status=524,
                 body=html_error_page(524, "A timeout occurred"), content_type="text/html"))
 fp.inject(Fault(route="retrieve", status=429, retry_after=60, window=60))  # a storm
+fp.inject(Fault(route="content", variant="thumbnail", status=500))  # the still only
 fp.set_status(job_id, "succeeded"); fp.expire_content(job_id); fp.hide_new_jobs(30)
 ```
 

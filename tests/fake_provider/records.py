@@ -89,6 +89,8 @@ class Fault:
 
     Faults are consumed in the order they were injected, each by the next
     `times` requests whose route matches (`"any"` matches every route). With
+    `variant` narrows a fault to content requests for that variant (`video` when the
+    request names none), e.g. a thumbnail that fails while the video downloads. With
     `window` (fake-clock seconds), a fault instead answers every matching
     request from its first use until the fake clock has moved `window`
     seconds past it (`times` is then ignored): a 429 storm with
@@ -124,6 +126,7 @@ class Fault:
     content_type: str | None = None
     delay: float = 0.0
     window: float | None = None
+    variant: str | None = None
     remaining: int = field(init=False, repr=False)
     # Fake-clock time of the first use of a `window` fault.
     started_at: float | None = field(default=None, init=False, repr=False)
@@ -141,8 +144,14 @@ class Fault:
             raise ValueError("a window must be positive")
         self.remaining = self.times
 
-    def matches(self, route: Route) -> bool:
-        return self.remaining > 0 and self.route in ("any", route)
+    def applies_to(self, route: Route, variant: str | None = None) -> bool:
+        """Whether the fault is for this route (and content variant), used up or not."""
+        if self.route not in ("any", route):
+            return False
+        return self.variant is None or (route == "content" and self.variant == variant)
+
+    def matches(self, route: Route, variant: str | None = None) -> bool:
+        return self.remaining > 0 and self.applies_to(route, variant)
 
     def over(self, now: float) -> bool:
         """Whether a `window` fault's window has passed on the fake clock."""

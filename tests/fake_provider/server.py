@@ -246,16 +246,16 @@ class FakeProvider(VideoRoutes):
     def _clock(self) -> float:
         return self._now
 
-    def _take_fault(self, route: Route) -> Fault | None:
+    def _take_fault(self, route: Route, variant: str | None = None) -> Fault | None:
         for fault in list(self.faults):
             if fault.over(self._now):
                 self.faults.remove(fault)
                 continue
-            if fault.window is not None and fault.route in ("any", route):
+            if fault.window is not None and fault.applies_to(route, variant):
                 if fault.started_at is None:
                     fault.started_at = self._now
                 return fault
-            if fault.matches(route):
+            if fault.matches(route, variant):
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self.faults.remove(fault)
@@ -323,7 +323,7 @@ class FakeProvider(VideoRoutes):
         self.requests.append(record)
         request[RECORD] = record
         request[PROBLEMS] = self._check(record, unreadable)
-        fault = self._take_fault(record.route)
+        fault = self._take_fault(record.route, record.query.get("variant", "video"))
         kind = fault.kind if fault else None
         record.fault = kind
         if fault is not None and kind == "drop":
