@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 
 import aiohttp
@@ -48,10 +49,17 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
+class StoreUnavailable(Exception):
+    """The database could not be opened (a path not writable, a file that is not SQLite)."""
+
+
 class StoryboardBot(commands.Bot):
     """Everything a cog needs hangs off this object; no module globals."""
 
     def __init__(self, config: Config, *, force_sync: bool = False) -> None:
+        # The bot has no voice: discord.py's two warnings about voice libraries are noise.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         # No privileged intents: everything arrives as interactions.
         intents = discord.Intents.none()
         intents.guilds = True
@@ -81,6 +89,8 @@ class StoryboardBot(commands.Bot):
         self.pressing: set[tuple[int, str]] = set()
         # The ops endpoint (/healthz, /metrics), when [ops] listen is set.
         self.ops: OpsServer | None = None
+        # Set once Discord accepted the token: the runner's watchdog for an unreachable Discord.
+        self.logged_in = asyncio.Event()
 
     @property
     def video_api(self) -> VideoApi:
@@ -165,9 +175,13 @@ class StoryboardBot(commands.Bot):
         await asyncio.wait(late, timeout=CANCEL_GRACE_SECONDS)
 
     async def setup_hook(self) -> None:
+        self.logged_in.set()  # discord.py calls this right after the token was accepted
         self._session = aiohttp.ClientSession()
         self._video_api = VideoApi(self._session)
-        self._store = await Store.open(self.config.storage_path)
+        try:
+            self._store = await Store.open(self.config.storage_path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"{self.config.storage_path}: {exc}") from exc
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:

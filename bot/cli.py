@@ -19,12 +19,16 @@ from bot.config import (
     load_config,
     mask_secret,
 )
+from bot.config_checks import config_warnings
 from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.images import check_image
+from bot.ping import PingResult, ping_guild
 from bot.profiles import PROFILES, ProviderProfile
 from bot.storyboard import Storyboard, StoryboardSettings, parse_prompt, validate_storyboard
-from bot.videos_api import CreateVideoRequest, VideoApi
+from bot.videos_api import CreateVideoRequest, RetryPolicy, VideoApi
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the bot")
     run.add_argument("--config", type=Path, default=Path("config.toml"))
     run.add_argument("--sync", action="store_true", help="sync slash commands even if unchanged")
-    run.add_argument("--log-level", default="INFO")
+    run.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, default="INFO", help="any case"
+    )
 
     check = sub.add_parser("check-config", help="check a config file without starting the bot")
     check.add_argument("path", type=Path)
@@ -87,19 +93,11 @@ def _summary(config: Config) -> list[str]:
     return lines
 
 
-async def _ping_all(config: Config) -> list[str]:
-    failures = []
+async def _ping_all(config: Config) -> list[PingResult]:
+    # One try per request: retries would print warnings and keep the admin waiting.
     async with aiohttp.ClientSession() as session:
-        api = VideoApi(session)
-        for gid, g in config.guilds.items():
-            if g.api_key is None:
-                continue
-            try:
-                await api.client_for(g).ping()
-                print(f"guild {gid}: provider reachable, key accepted")
-            except StoryboardError as exc:
-                failures.append(f"guild {gid}: {t(exc.key, 'en-US', **exc.fields)}")
-    return failures
+        api = VideoApi(session, retry=RetryPolicy(attempts=1))
+        return [await ping_guild(api, f"guild {gid}", g) for gid, g in config.guilds.items()]
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -110,14 +108,25 @@ def _check_config(args: argparse.Namespace) -> int:
         return 1
     for line in _summary(config):
         print(line)
-    for warning in config_file_warnings(args.path):
+    for warning in config_file_warnings(args.path) + config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
     if args.ping:
-        failures = asyncio.run(_ping_all(config))
-        for line in failures:
-            print(line, file=sys.stderr)
-        return 1 if failures else 0
+        results = asyncio.run(_ping_all(config))
+        for result in results:
+            print(result.text, file=sys.stdout if result.ok else sys.stderr)
+        return 0 if all(r.ok for r in results) else 1
     return 0
+
+
+def _read_image(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise StoryboardError("cli.image_missing", path=str(path)) from None
+    except OSError as exc:
+        raise StoryboardError(
+            "cli.image_unreadable", path=str(path), reason=exc.strerror or str(exc)
+        ) from None
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -141,7 +150,7 @@ def _render(args: argparse.Namespace) -> int:
         valid = validate_storyboard(board, profile, models=[args.model])
         image = None
         if args.image is not None:
-            image = check_image(args.image.read_bytes(), args.image.name, max_bytes=10 * 1048576)
+            image = check_image(_read_image(args.image), args.image.name, max_bytes=10 * 1048576)
     except StoryboardError as exc:
         print(f"error: {t(exc.key, args.lang, **exc.fields)}", file=sys.stderr)
         return 1

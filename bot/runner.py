@@ -5,18 +5,63 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
+import aiohttp
 import discord
 
-from bot.bot import StoryboardBot
+from bot.bot import StoreUnavailable, StoryboardBot
 from bot.config import Config, config_file_warnings
+from bot.config_checks import config_warnings
 from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
 # The whole stop, the wait for submissions under way included, ends within this. Docker
 # sends SIGKILL 10 s after SIGTERM; the rest is for the interpreter's exit and a busy host.
 STOP_SECONDS = 7.0
+# How long logging in may take before Discord counts as unreachable. aiohttp's own limit
+# is 300 s of silence; an admin starting the bot wants to know within 30 s.
+LOGIN_SECONDS = 20.0
+
+
+class DiscordUnreachable(Exception):
+    """Logging in did not get an answer from Discord: why, in an admin's words."""
+
+
+def _why_unreachable(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"the name {exc.host} does not resolve (DNS)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        code = exc.os_error.errno
+        reason = os.strerror(code) if code else str(exc.os_error)
+        return f"can't connect to {exc.host}:{exc.port} ({reason.lower()})"
+    if isinstance(exc, aiohttp.ClientError):
+        return f"the connection failed ({type(exc).__name__}: {exc})"
+    return f"no answer within {LOGIN_SECONDS:g} s"
+
+
+def _unreachable_line(why: str) -> str:
+    return (
+        f"cannot reach Discord at {discord.http.Route.BASE}: {why}; check the network, DNS,"
+        " firewall or proxy of this machine (https://discord.com must be reachable)"
+    )
+
+
+async def _logged_in_or_stopped(
+    bot: StoryboardBot, runner: asyncio.Task[None], stopper: asyncio.Task[bool]
+) -> None:
+    """Wait until login got through (or failed, or a stop came); raise `DiscordUnreachable`
+    when Discord did not answer within `LOGIN_SECONDS`."""
+    login = asyncio.create_task(bot.logged_in.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {runner, stopper, login}, timeout=LOGIN_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        login.cancel()
+    if not done:
+        raise DiscordUnreachable(_why_unreachable(TimeoutError()))
 
 
 async def _serve(config: Config, *, force_sync: bool) -> None:
@@ -30,6 +75,15 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
     async with bot:
         runner = asyncio.create_task(bot.start(config.discord_token.get_secret_value()))
         stopper = asyncio.create_task(stop.wait())
+        try:
+            await _logged_in_or_stopped(bot, runner, stopper)
+        except DiscordUnreachable:
+            stopper.cancel()
+            runner.cancel()
+            await asyncio.wait({runner})
+            if not runner.cancelled():
+                runner.exception()  # retrieved: it is the stall itself, said above
+            raise
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
             log.info("stopping on signal")
@@ -43,15 +97,25 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
 
 
 def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO") -> int:
-    """0 after a stop by signal; 1 when Discord ended the session for good (bad token,
-    intents not allowed), logged through the masking handler like everything else."""
+    """0 after a stop by signal; 1 when Discord can't be reached or ended the session for
+    good (bad token, intents not allowed), or the database can't be opened: one line each,
+    through the masking handler like everything else, never a traceback."""
     setup_logging(log_level, config.secrets(), config.file.ops.log_format)
-    for warning in config_file_warnings(config.path):
+    for warning in config_file_warnings(config.path) + config_warnings(config):
         log.warning("%s", warning)
     try:
         asyncio.run(_serve(config, force_sync=force_sync))
     except KeyboardInterrupt:
         pass
+    except DiscordUnreachable as exc:
+        log.error("%s", _unreachable_line(str(exc)))
+        return 1
+    except aiohttp.ClientError as exc:  # refused, DNS, TLS: before any answer from Discord
+        log.error("%s", _unreachable_line(_why_unreachable(exc)))
+        return 1
+    except StoreUnavailable as exc:  # opened after login, before the gateway
+        log.error("cannot open the database %s", exc)
+        return 1
     except (
         discord.LoginFailure,
         discord.PrivilegedIntentsRequired,
