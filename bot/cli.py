@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         "--ping", action="store_true", help="call the provider with each guild's key"
     )
 
+    invite = sub.add_parser("invite", help="print the link that adds the bot to a server")
+    invite.add_argument("--config", type=Path, default=Path("config.toml"))
+    invite.add_argument(
+        "--client-id", type=int, help="the application id (otherwise fetched with the token)"
+    )
+
     render = sub.add_parser(
         "render",
         help="read a storyboard on stdin (provider format or one scene per line), print the prompt",
@@ -169,21 +175,62 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _config_with_token(path: Path) -> Config | None:
+    """The config, or None after saying (one line a problem) why it can't log in."""
     try:
-        config = load_config(args.config)
+        config = load_config(path)
     except ConfigError as exc:
         print(exc.describe(), file=sys.stderr)
-        return 1
+        return None
     if config.discord_token is None:
         print(
             f"{config.path}: discord.token: missing (set it, or DISCORD_TOKEN in the environment)",
             file=sys.stderr,
         )
+        return None
+    return config
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _config_with_token(args.config)
+    if config is None:
         return 1
-    from bot.runner import run_bot  # discord.py is only imported for `run`
+    from bot.runner import run_bot  # discord.py is only imported for `run` and `invite`
 
     return run_bot(config, force_sync=args.sync, log_level=args.log_level)
+
+
+def _invite(args: argparse.Namespace) -> int:
+    import discord
+
+    from bot.invite import BOT_PERMISSIONS, fetch_application_id, invite_url, permission_names
+    from bot.reach import DiscordUnreachable, unreachable_line
+
+    client_id: int | None = args.client_id
+    if client_id is None:
+        config = _config_with_token(args.config)
+        if config is None:
+            return 1
+        assert config.discord_token is not None
+        try:
+            client_id = asyncio.run(fetch_application_id(config.discord_token.get_secret_value()))
+        except discord.LoginFailure:
+            print(
+                f"{config.path}: discord.token: Discord refused it (401); copy it again from"
+                " the Developer Portal (your application, Bot, Reset Token)",
+                file=sys.stderr,
+            )
+            return 1
+        except DiscordUnreachable as exc:
+            print(unreachable_line(str(exc)), file=sys.stderr)
+            return 1
+        except discord.HTTPException as exc:
+            print(f"Discord answered HTTP {exc.status}: {exc.text}", file=sys.stderr)
+            return 1
+    print(invite_url(client_id))
+    words = ", ".join(t(f"perm.{name}", "en-US") for name in permission_names(BOT_PERMISSIONS))
+    print(f"permissions {BOT_PERMISSIONS.value}: {words}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,4 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args)
     if args.command == "render":
         return _render(args)
+    if args.command == "invite":
+        return _invite(args)
     return _run(args)

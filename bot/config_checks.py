@@ -75,3 +75,26 @@ def config_warnings(config: Config) -> list[str]:
                 " in clear; use https://"
             )
     return out
+
+
+# Read once at start, so `/storyboard-admin reload` can't apply them (the README lists
+# these; a test checks it does).
+RESTART_ONLY = (
+    "discord.token",
+    "discord.dev_guild_ids",
+    "storage.path",
+    "ops.listen",
+    "ops.log_format",
+)
+
+
+def needs_restart(running: Config, fresh: Config) -> list[str]:
+    """The settings of `RESTART_ONLY` that `fresh` changes: they stay as they are until then."""
+    values = {
+        "discord.token": lambda c: c.discord_token,
+        "discord.dev_guild_ids": lambda c: c.dev_guild_ids,
+        "storage.path": lambda c: c.storage_path,
+        "ops.listen": lambda c: c.file.ops.listen,
+        "ops.log_format": lambda c: c.file.ops.log_format,
+    }
+    return [name for name in RESTART_ONLY if values[name](running) != values[name](fresh)]

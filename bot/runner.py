@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 
 import aiohttp
 import discord
 
+from bot import reach
 from bot.bot import StoreUnavailable, StoryboardBot
 from bot.config import Config, config_file_warnings
 from bot.config_checks import config_warnings
@@ -20,48 +20,24 @@ log = logging.getLogger(__name__)
 # The whole stop, the wait for submissions under way included, ends within this. Docker
 # sends SIGKILL 10 s after SIGTERM; the rest is for the interpreter's exit and a busy host.
 STOP_SECONDS = 7.0
-# How long logging in may take before Discord counts as unreachable. aiohttp's own limit
-# is 300 s of silence; an admin starting the bot wants to know within 30 s.
-LOGIN_SECONDS = 20.0
-
-
-class DiscordUnreachable(Exception):
-    """Logging in did not get an answer from Discord: why, in an admin's words."""
-
-
-def _why_unreachable(exc: BaseException) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return f"the name {exc.host} does not resolve (DNS)"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        code = exc.os_error.errno
-        reason = os.strerror(code) if code else str(exc.os_error)
-        return f"can't connect to {exc.host}:{exc.port} ({reason.lower()})"
-    if isinstance(exc, aiohttp.ClientError):
-        return f"the connection failed ({type(exc).__name__}: {exc})"
-    return f"no answer within {LOGIN_SECONDS:g} s"
-
-
-def _unreachable_line(why: str) -> str:
-    return (
-        f"cannot reach Discord at {discord.http.Route.BASE}: {why}; check the network, DNS,"
-        " firewall or proxy of this machine (https://discord.com must be reachable)"
-    )
 
 
 async def _logged_in_or_stopped(
     bot: StoryboardBot, runner: asyncio.Task[None], stopper: asyncio.Task[bool]
 ) -> None:
-    """Wait until login got through (or failed, or a stop came); raise `DiscordUnreachable`
-    when Discord did not answer within `LOGIN_SECONDS`."""
+    """Wait until login got through (or failed, or a stop came); raise `reach.DiscordUnreachable`
+    when Discord did not answer within `reach.LOGIN_SECONDS`."""
     login = asyncio.create_task(bot.logged_in.wait())
     try:
         done, _ = await asyncio.wait(
-            {runner, stopper, login}, timeout=LOGIN_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            {runner, stopper, login},
+            timeout=reach.LOGIN_SECONDS,
+            return_when=asyncio.FIRST_COMPLETED,
         )
     finally:
         login.cancel()
     if not done:
-        raise DiscordUnreachable(_why_unreachable(TimeoutError()))
+        raise reach.DiscordUnreachable(reach.why_unreachable(TimeoutError()))
 
 
 async def _serve(config: Config, *, force_sync: bool) -> None:
@@ -77,7 +53,7 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
         stopper = asyncio.create_task(stop.wait())
         try:
             await _logged_in_or_stopped(bot, runner, stopper)
-        except DiscordUnreachable:
+        except reach.DiscordUnreachable:
             stopper.cancel()
             runner.cancel()
             await asyncio.wait({runner})
@@ -107,11 +83,11 @@ def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO"
         asyncio.run(_serve(config, force_sync=force_sync))
     except KeyboardInterrupt:
         pass
-    except DiscordUnreachable as exc:
-        log.error("%s", _unreachable_line(str(exc)))
+    except reach.DiscordUnreachable as exc:
+        log.error("%s", reach.unreachable_line(str(exc)))
         return 1
     except aiohttp.ClientError as exc:  # refused, DNS, TLS: before any answer from Discord
-        log.error("%s", _unreachable_line(_why_unreachable(exc)))
+        log.error("%s", reach.unreachable_line(reach.why_unreachable(exc)))
         return 1
     except StoreUnavailable as exc:  # opened after login, before the gateway
         log.error("cannot open the database %s", exc)

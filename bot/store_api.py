@@ -178,5 +178,9 @@ class StoreApi(Protocol):
 
     async def set_meta(self, key: str, value: str) -> None: ...
 
+    async def meta_keys(self, prefix: str) -> list[str]:
+        """Every key starting with `prefix` whose value is not empty."""
+        ...
+
     async def meta_setdefault(self, key: str, value: str) -> str:
         """`key`'s value, set to `value` first if it has none (atomic: one value wins)."""

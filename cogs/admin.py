@@ -14,9 +14,11 @@ from discord.ext import commands
 from bot.access import QuotaRule
 from bot.bot import StoryboardBot
 from bot.config import ConfigError, GuildSettings, load_config, mask_secret
+from bot.config_checks import needs_restart
 from bot.config_scope import split_issues
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.invite import missing_permissions
 from bot.logs import mask_more_secrets
 from cogs.replies import NO_MENTIONS, reply
 
@@ -68,6 +70,16 @@ def settings_lines(g: GuildSettings, locale: str) -> str:
             " · ".join(limits),
         ]
     )
+
+
+def permissions_here(have: discord.Permissions, locale: str) -> str:
+    """The bot's own permissions in this channel (Discord sends them with the interaction):
+    the missing ones by the names Discord's settings show."""
+    missing = missing_permissions(have)
+    if not missing:
+        return t("admin_check.all_here", locale)
+    names = ", ".join(t(f"perm.{name}", locale) for name in missing)
+    return t("admin_check.missing_here", locale, permissions=names)
 
 
 def refusal_text(error: ConfigError, guild_id: int, locale: str) -> str:
@@ -151,6 +163,11 @@ class AdminCog(commands.Cog):
             value="\n".join(lines)[:1024] or "-",
             inline=False,
         )
+        embed.add_field(
+            name=t("admin_check.here", locale),
+            value=permissions_here(interaction.app_permissions, locale)[:1024],
+            inline=False,
+        )
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @admin.command(
@@ -173,11 +190,15 @@ class AdminCog(commands.Cog):
             return
         # Mask the new keys before anything can log them.
         mask_more_secrets(fresh.secrets())
+        later = needs_restart(self.bot.config, fresh)
         self.bot.config = fresh
         log.info("config reloaded from %s by user=%s", path, interaction.user.id)
-        await reply(
-            interaction, t("admin.reloaded", locale, guilds=len(fresh.guilds)), locale=locale
-        )
+        text = t("admin.reloaded", locale, guilds=len(fresh.guilds))
+        if later:
+            # The names only in the log: these settings are the operator's, not a server's.
+            log.warning("changed, applied at the next restart: %s", ", ".join(later))
+            text += "\n" + t("admin_check.restart_needed", locale)
+        await reply(interaction, text, locale=locale)
 
 
 async def setup(bot: StoryboardBot) -> None:

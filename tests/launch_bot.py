@@ -15,11 +15,11 @@ import sys
 import discord
 import yarl
 
-import bot.runner
+import bot.reach
 
 discord.http.Route.BASE = os.environ["FAKE_DISCORD_API"]
 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["FAKE_DISCORD_GATEWAY"])
 if "LOGIN_SECONDS" in os.environ:
-    bot.runner.LOGIN_SECONDS = float(os.environ["LOGIN_SECONDS"])
+    bot.reach.LOGIN_SECONDS = float(os.environ["LOGIN_SECONDS"])
 sys.argv = ["storyboard-bot", "run", "--config", sys.argv[1], *sys.argv[2:]]
 runpy.run_module("bot", run_name="__main__", alter_sys=True)

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from bot.config_checks import EXAMPLE_KEYS, EXAMPLE_TOKENS, is_example_host
+from tests.fake_discord import FakeDiscord
 from tests.fake_provider import FakeProvider
 from tests.fake_provider.fixtures import GUILD_A_KEY, GUILD_B_KEY
 
@@ -352,13 +353,19 @@ def test_log_level_is_accepted_in_any_case(tmp_path: Path) -> None:
 # -- Discord unreachable: one line, exit 1, within the login timeout ---------------------
 
 
-async def launch(api: str, config: Path, *extra: str) -> tuple[int | None, str]:
+async def launch(
+    api: str,
+    config: Path,
+    *extra: str,
+    gateway: str = "ws://127.0.0.1:9/",
+    token: str = "a.token.that-would-log-in",
+) -> tuple[int | None, str]:
     """`storyboard-bot run` (through tests/launch_bot.py) against Discord at `api`."""
     env = {
         **os.environ,
         "FAKE_DISCORD_API": api,
-        "FAKE_DISCORD_GATEWAY": "ws://127.0.0.1:9/",
-        "DISCORD_TOKEN": "a.token.that-would-log-in",
+        "FAKE_DISCORD_GATEWAY": gateway,
+        "DISCORD_TOKEN": token,
         "LOGIN_SECONDS": "1",
     }
     proc = await asyncio.create_subprocess_exec(
@@ -437,3 +444,19 @@ async def test_discord_accepting_and_never_answering_is_one_line(tmp_path: Path)
     assert held, "the bot never connected"
     assert code == 1
     assert only_error(log) == f"cannot reach Discord at {api}: no answer within 1 s{ADVICE}"
+
+
+async def test_a_database_that_cant_be_opened_is_one_line(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    db = tmp_path / "storyboard.sqlite3"
+    db.write_bytes(b"this is not an SQLite database, but some other file " * 100)
+    config = write(tmp_path, GOOD + f'[storage]\npath = "{db}"\n')
+    code, log = await launch(
+        fake_discord.api_base,
+        config,
+        gateway=fake_discord.gateway_url,
+        token=fake_discord.bot_token,
+    )
+    assert code == 1
+    assert only_error(log) == (f"cannot open the database {db}: file is not a database")
