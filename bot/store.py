@@ -225,6 +225,17 @@ class Store:
             rows = await cur.fetchall()
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
+    async def undelivered_of(self, guild_id: int, prefix: str, since: float) -> list[Job]:
+        """A guild's jobs closed since `since` whose delivery error starts with `prefix`,
+        newest first (at most 10): what no channel of theirs would take."""
+        async with self._db.execute(
+            "SELECT * FROM jobs WHERE guild_id = ? AND delivered_at >= ?"
+            " AND substr(delivery_error, 1, ?) = ? ORDER BY id DESC LIMIT 10",
+            (guild_id, since, len(prefix), prefix),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job_from_row(r) for r in rows]
+
     async def open_jobs_of(self, guild_id: int) -> list[Job]:
         async with self._db.execute(
             "SELECT * FROM jobs WHERE guild_id = ? AND (state IN ('pending', 'active')"

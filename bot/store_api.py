@@ -98,6 +98,10 @@ class StoreApi(Protocol):
     async def usage_by_member(self, guild_id: int, since: float) -> list[tuple[int, int, int]]:
         """(user id, jobs, video seconds) since `since`, busiest first; jobs that count only."""
 
+    async def undelivered_of(self, guild_id: int, prefix: str, since: float) -> list[Job]:
+        """A guild's jobs closed since `since` whose delivery error starts with `prefix`."""
+        ...
+
     async def open_jobs_of(self, guild_id: int) -> list[Job]: ...
 
     async def mark_submitted(self, job_id: int, video: VideoJob) -> Job: ...

@@ -20,10 +20,14 @@ from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.invite import missing_permissions
 from bot.logs import mask_more_secrets
+from bot.store import Job
+from cogs.delivery_refused import NOT_POSTED, not_posted_reason
 from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)
 TOP_MEMBERS = 10
+# How far back the admin view lists jobs whose outcome could not be posted.
+UNDELIVERED_DAYS = 7
 
 
 def _ids(values: frozenset[int], kind: str) -> str:
@@ -80,6 +84,13 @@ def permissions_here(have: discord.Permissions, locale: str) -> str:
         return t("admin_check.all_here", locale)
     names = ", ".join(t(f"perm.{name}", locale) for name in missing)
     return t("admin_check.missing_here", locale, permissions=names)
+
+
+def undelivered_line(job: Job, locale: str) -> str:
+    """One job whose outcome no channel took: where, whose, and why."""
+    where = job.thread_id or job.card_channel_id or job.channel_id
+    reason = not_posted_reason(job.delivery_error, locale)
+    return f"#{job.id} `{job.task_id or '-'}` · <@{job.user_id}> · <#{where}> · {reason}"
 
 
 def refusal_text(error: ConfigError, guild_id: int, locale: str) -> str:
@@ -163,6 +174,14 @@ class AdminCog(commands.Cog):
             value="\n".join(lines)[:1024] or "-",
             inline=False,
         )
+        since = now - UNDELIVERED_DAYS * 86400
+        undelivered = await store.undelivered_of(guild_id, NOT_POSTED, since)
+        if undelivered:
+            embed.add_field(
+                name=t("admin_check.undelivered", locale, days=UNDELIVERED_DAYS),
+                value="\n".join(undelivered_line(j, locale) for j in undelivered)[:1024],
+                inline=False,
+            )
         embed.add_field(
             name=t("admin_check.here", locale),
             value=permissions_here(interaction.app_permissions, locale)[:1024],
