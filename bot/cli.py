@@ -205,6 +205,7 @@ def _invite(args: argparse.Namespace) -> int:
 
     from bot.invite import BOT_PERMISSIONS, fetch_application_id, invite_url, permission_names
     from bot.reach import DiscordUnreachable, unreachable_line
+    from bot.runner import token_refused_line
 
     client_id: int | None = args.client_id
     if client_id is None:
@@ -215,11 +216,7 @@ def _invite(args: argparse.Namespace) -> int:
         try:
             client_id = asyncio.run(fetch_application_id(config.discord_token.get_secret_value()))
         except discord.LoginFailure:
-            print(
-                f"{config.path}: discord.token: Discord refused it (401); copy it again from"
-                " the Developer Portal (your application, Bot, Reset Token)",
-                file=sys.stderr,
-            )
+            print(token_refused_line(config), file=sys.stderr)
             return 1
         except DiscordUnreachable as exc:
             print(unreachable_line(str(exc)), file=sys.stderr)

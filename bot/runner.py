@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
 import aiohttp
@@ -72,6 +73,14 @@ async def _serve(config: Config, *, force_sync: bool) -> None:
             runner.cancel()
 
 
+def token_refused_line(config: Config) -> str:
+    where = "DISCORD_TOKEN" if os.environ.get("DISCORD_TOKEN", "").strip() else "discord.token"
+    return (
+        f"{config.path}: {where}: Discord refused the token (401); copy it again from the"
+        " Developer Portal (your application, Bot, Reset Token)"
+    )
+
+
 def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO") -> int:
     """0 after a stop by signal; 1 when Discord can't be reached or ended the session for
     good (bad token, intents not allowed), or the database can't be opened: one line each,
@@ -92,8 +101,10 @@ def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO"
     except StoreUnavailable as exc:  # opened after login, before the gateway
         log.error("cannot open the database %s", exc)
         return 1
+    except discord.LoginFailure:
+        log.error("%s", token_refused_line(config))
+        return 1
     except (
-        discord.LoginFailure,
         discord.PrivilegedIntentsRequired,
         discord.ConnectionClosed,
     ) as exc:

@@ -460,3 +460,23 @@ async def test_a_database_that_cant_be_opened_is_one_line(
     )
     assert code == 1
     assert only_error(log) == (f"cannot open the database {db}: file is not a database")
+
+
+async def test_a_token_discord_refuses_is_one_line_naming_where_it_came_from(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    config = write(tmp_path, GOOD + f'[storage]\npath = "{tmp_path / "db.sqlite3"}"\n')
+    code, log = await launch(
+        fake_discord.api_base,
+        config,
+        gateway=fake_discord.gateway_url,
+        token="not-the-bot-token",
+    )
+    for call in fake_discord.calls_to("GET /users/@me"):
+        fake_discord.expect_problem(call)
+    assert code == 1
+    assert only_error(log) == (
+        f"{config}: DISCORD_TOKEN: Discord refused the token (401); copy it again from the"
+        " Developer Portal (your application, Bot, Reset Token)"
+    )
+    assert "not-the-bot-token" not in log

@@ -85,8 +85,8 @@ async def test_invite_with_a_wrong_token_says_so_in_one_line(
     assert code == 1
     assert out == ""
     assert err == (
-        f"{path}: discord.token: Discord refused it (401); copy it again from the Developer"
-        " Portal (your application, Bot, Reset Token)\n"
+        f"{path}: discord.token: Discord refused the token (401); copy it again from the"
+        " Developer Portal (your application, Bot, Reset Token)\n"
     )
     assert fake_discord.calls_to(OAUTH) == []
 
