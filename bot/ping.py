@@ -27,6 +27,17 @@ from bot.videos_api import (
 PROBE_ID = "storyboard-ping"
 
 
+# aiohttp's failures to connect (`ProviderDown.detail` names the class), in words.
+NO_CONNECTION = {
+    "ClientConnectorDNSError": "the host name does not resolve",
+    "ClientConnectorError": "connection refused or no route to the host",
+    "ClientConnectorCertificateError": "its TLS certificate is not valid",
+    "ClientConnectorSSLError": "the TLS handshake failed",
+    "ServerDisconnectedError": "it closed the connection",
+    "ConnectionTimeoutError": "no connection within the timeout",
+}
+
+
 @dataclass(frozen=True)
 class PingResult:
     ok: bool
@@ -40,7 +51,8 @@ def _failure(exc: VideoApiError) -> str:
         return f"no answer within {exc.seconds:g} s (provider.timeout_seconds)"
     if isinstance(exc, ProviderDown):
         if exc.status is None:
-            return f"unreachable ({exc.detail or 'no connection'}): check base_url and the network"
+            why = NO_CONNECTION.get(exc.detail, exc.detail or "no connection")
+            return f"unreachable ({why}): check base_url and the network"
         return f"the provider answered HTTP {exc.status}: it is not working now"
     if isinstance(exc, RateLimited):
         return "rate limited (HTTP 429): the key works but is over its limit now; try later"

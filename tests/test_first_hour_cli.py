@@ -315,7 +315,8 @@ base_url = "{dead}"
     ]
     assert error_lines(stderr) == [
         f"guild 3: {a}: key refused (HTTP 401): check the key, and that it is for this provider",
-        f"guild 4: {dead}: unreachable (ClientConnectorError): check base_url and the network",
+        f"guild 4: {dead}: unreachable (connection refused or no route to the host): check"
+        " base_url and the network",
     ]
     assert "retry" not in stderr
     assert GUILD_A_KEY not in stdout + stderr
