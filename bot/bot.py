@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 
@@ -36,6 +37,8 @@ TRACKER_GRACE_SECONDS = 2.0
 # How long a cancelled submission gets to unwind before the session and store under it close.
 CANCEL_GRACE_SECONDS = 0.5
 IMAGE_SLOTS = 8
+# Meta keys holding the hash of the commands last synced to a scope ("global" or a guild id).
+COMMANDS_HASH = "commands_hash:"
 EXTENSIONS: tuple[str, ...] = (
     # First: command descriptions and choices in every catalogue language (read at sync).
     "cogs.translator",
@@ -49,10 +52,17 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
+class StoreUnavailable(Exception):
+    """The database could not be opened (a path not writable, a file that is not SQLite)."""
+
+
 class StoryboardBot(commands.Bot):
     """Everything a cog needs hangs off this object; no module globals."""
 
     def __init__(self, config: Config, *, force_sync: bool = False) -> None:
+        # The bot has no voice: discord.py's two warnings about voice libraries are noise.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         # No privileged intents: everything arrives as interactions.
         intents = discord.Intents.none()
         intents.guilds = True
@@ -85,6 +95,12 @@ class StoryboardBot(commands.Bot):
         # Now, as Discord dates messages: the wall clock. A message's age is this less its
         # id's date (an old card is not edited often). Tests move it with the fake Discord's.
         self.discord_clock: Callable[[], float] = time.time
+        # Set once Discord accepted the token: the runner's watchdog for an unreachable Discord.
+        self.logged_in = asyncio.Event()
+        # For the first line after login (on_ready): what the start did to the commands.
+        self.sync_summary = "commands not synced"
+        self._resumed = 0
+        self._announced = False
 
     @property
     def video_api(self) -> VideoApi:
@@ -169,16 +185,20 @@ class StoryboardBot(commands.Bot):
         await asyncio.wait(late, timeout=CANCEL_GRACE_SECONDS)
 
     async def setup_hook(self) -> None:
+        self.logged_in.set()  # discord.py calls this right after the token was accepted
         self._session = aiohttp.ClientSession()
         self._video_api = VideoApi(self._session)
-        self._store = await Store.open(self.config.storage_path)
+        try:
+            self._store = await Store.open(self.config.storage_path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"{self.config.storage_path}: {exc}") from exc
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands()
         # After the cogs: the Discord side must be listening before the first event.
-        await self._tracker.start()
+        self._resumed = await self._tracker.start()
         # Ops endpoint last: it reports on everything above. None when [ops] listen is unset.
         self.ops = await start_ops(self, self.config.file.ops)
 
@@ -193,25 +213,66 @@ class StoryboardBot(commands.Bot):
         ]
         return json.dumps(commands_, sort_keys=True, default=str)
 
-    async def _sync_scope(self, guild: discord.abc.Snowflake | None) -> None:
-        """Sync one scope unless it is unchanged since the last sync (Discord caps writes)."""
-        scope = f"commands_hash:{guild.id if guild else 'global'}"
+    async def _sync_scope(self, guild: discord.abc.Snowflake | None) -> bool:
+        """Sync one scope unless it is unchanged since the last sync (Discord caps writes).
+        True when it was synced."""
+        scope = f"{COMMANDS_HASH}{guild.id if guild else 'global'}"
         digest = hashlib.sha256((await self._tree_payload(guild)).encode()).hexdigest()
         if not self.force_sync and await self.store.get_meta(scope) == digest:
-            log.info("commands unchanged for %s, not syncing", scope.split(":", 1)[1])
-            return
+            log.debug("commands unchanged for %s, not syncing", scope.removeprefix(COMMANDS_HASH))
+            return False
         await self.tree.sync(guild=guild)
         await self.store.set_meta(scope, digest)
-        log.info("commands synced for %s", scope.split(":", 1)[1])
+        log.debug("commands synced for %s", scope.removeprefix(COMMANDS_HASH))
+        return True
+
+    async def _remove_guild_copies(self, guild_id: int) -> bool:
+        """Take the commands off a server no longer in `dev_guild_ids`: otherwise its
+        members see every command twice (its copy and the global one). True when done."""
+        guild = discord.Object(id=guild_id)
+        self.tree.clear_commands(guild=guild)
+        try:
+            await self.tree.sync(guild=guild)
+        except discord.Forbidden:  # the bot left that server: its copies went with it
+            log.info("guild %s: no longer mine, its command copies went with me", guild_id)
+        except discord.HTTPException as exc:
+            log.warning("guild %s: removing its command copies failed (%s)", guild_id, exc.status)
+            return False
+        else:
+            log.info("guild %s is no longer in dev_guild_ids: its command copies removed", guild_id)
+        await self.store.set_meta(f"{COMMANDS_HASH}{guild_id}", "")
+        return True
 
     async def sync_commands(self) -> None:
-        if self.config.dev_guild_ids:
-            for gid in self.config.dev_guild_ids:
-                guild = discord.Object(id=gid)
-                self.tree.copy_global_to(guild=guild)
-                await self._sync_scope(guild)
+        dev = self.config.dev_guild_ids
+        synced = False
+        for key in await self.store.meta_keys(COMMANDS_HASH):
+            gone = key.removeprefix(COMMANDS_HASH)
+            if gone.isdigit() and int(gone) not in dev:
+                synced = await self._remove_guild_copies(int(gone)) or synced
+        for gid in dev:
+            guild = discord.Object(id=gid)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self._sync_scope(guild) or synced
+        if not dev:
+            synced = await self._sync_scope(None) or synced
+        where = "dev servers " + ", ".join(map(str, dev)) if dev else "global"
+        self.sync_summary = f"commands {'synced' if synced else 'up to date'} ({where})"
+
+    async def on_ready(self) -> None:
+        """The first line after login says who we are, where, and what happened to the
+        commands; discord.py sends READY again after a reconnect, said once."""
+        if self._announced or self.user is None:
             return
-        await self._sync_scope(None)
+        self._announced = True
+        log.info(
+            "connected as %s (%s) to %d servers; %s; %d open jobs resumed",
+            self.user,
+            self.user.id,
+            len(self.guilds),
+            self.sync_summary,
+            self._resumed,
+        )
 
     async def close(self) -> None:
         # Whoever closes us, work a member is waiting on gets to finish first, within the

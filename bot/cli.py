@@ -19,12 +19,16 @@ from bot.config import (
     load_config,
     mask_secret,
 )
+from bot.config_checks import config_warnings
 from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.images import Fit, check_image
+from bot.ping import PingResult, ping_guild
 from bot.profiles import PROFILES, ProviderProfile
 from bot.storyboard import Storyboard, StoryboardSettings, parse_prompt, validate_storyboard
-from bot.videos_api import CreateVideoRequest, VideoApi
+from bot.videos_api import CreateVideoRequest, RetryPolicy, VideoApi
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,12 +38,20 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the bot")
     run.add_argument("--config", type=Path, default=Path("config.toml"))
     run.add_argument("--sync", action="store_true", help="sync slash commands even if unchanged")
-    run.add_argument("--log-level", default="INFO")
+    run.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, default="INFO", help="any case"
+    )
 
     check = sub.add_parser("check-config", help="check a config file without starting the bot")
     check.add_argument("path", type=Path)
     check.add_argument(
         "--ping", action="store_true", help="call the provider with each guild's key"
+    )
+
+    invite = sub.add_parser("invite", help="print the link that adds the bot to a server")
+    invite.add_argument("--config", type=Path, default=Path("config.toml"))
+    invite.add_argument(
+        "--client-id", type=int, help="the application id (otherwise fetched with the token)"
     )
 
     render = sub.add_parser(
@@ -88,19 +100,11 @@ def _summary(config: Config) -> list[str]:
     return lines
 
 
-async def _ping_all(config: Config) -> list[str]:
-    failures = []
+async def _ping_all(config: Config) -> list[PingResult]:
+    # One try per request: retries would print warnings and keep the admin waiting.
     async with aiohttp.ClientSession() as session:
-        api = VideoApi(session)
-        for gid, g in config.guilds.items():
-            if g.api_key is None:
-                continue
-            try:
-                await api.client_for(g).ping()
-                print(f"guild {gid}: provider reachable, key accepted")
-            except StoryboardError as exc:
-                failures.append(f"guild {gid}: {t(exc.key, 'en-US', **exc.fields)}")
-    return failures
+        api = VideoApi(session, retry=RetryPolicy(attempts=1))
+        return [await ping_guild(api, f"guild {gid}", g) for gid, g in config.guilds.items()]
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -111,14 +115,25 @@ def _check_config(args: argparse.Namespace) -> int:
         return 1
     for line in _summary(config):
         print(line)
-    for warning in config_file_warnings(args.path):
+    for warning in config_file_warnings(args.path) + config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
     if args.ping:
-        failures = asyncio.run(_ping_all(config))
-        for line in failures:
-            print(line, file=sys.stderr)
-        return 1 if failures else 0
+        results = asyncio.run(_ping_all(config))
+        for result in results:
+            print(result.text, file=sys.stdout if result.ok else sys.stderr)
+        return 0 if all(r.ok for r in results) else 1
     return 0
+
+
+def _read_image(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise StoryboardError("cli.image_missing", path=str(path)) from None
+    except OSError as exc:
+        raise StoryboardError(
+            "cli.image_unreadable", path=str(path), reason=exc.strerror or str(exc)
+        ) from None
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -144,7 +159,7 @@ def _render(args: argparse.Namespace) -> int:
         if args.image is not None:
             fit = Fit.of(valid.size) if profile.image_exact_size else None
             image = check_image(
-                args.image.read_bytes(), args.image.name, max_bytes=10 * 1048576, fit=fit
+                _read_image(args.image), args.image.name, max_bytes=10 * 1048576, fit=fit
             )
     except StoryboardError as exc:
         print(f"error: {t(exc.key, args.lang, **exc.fields)}", file=sys.stderr)
@@ -164,21 +179,59 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _config_with_token(path: Path) -> Config | None:
+    """The config, or None after saying (one line a problem) why it can't log in."""
     try:
-        config = load_config(args.config)
+        config = load_config(path)
     except ConfigError as exc:
         print(exc.describe(), file=sys.stderr)
-        return 1
+        return None
     if config.discord_token is None:
         print(
             f"{config.path}: discord.token: missing (set it, or DISCORD_TOKEN in the environment)",
             file=sys.stderr,
         )
+        return None
+    return config
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _config_with_token(args.config)
+    if config is None:
         return 1
-    from bot.runner import run_bot  # discord.py is only imported for `run`
+    from bot.runner import run_bot  # discord.py is only imported for `run` and `invite`
 
     return run_bot(config, force_sync=args.sync, log_level=args.log_level)
+
+
+def _invite(args: argparse.Namespace) -> int:
+    import discord
+
+    from bot.invite import BOT_PERMISSIONS, fetch_application_id, invite_url, permission_names
+    from bot.reach import DiscordUnreachable, unreachable_line
+    from bot.runner import token_refused_line
+
+    client_id: int | None = args.client_id
+    if client_id is None:
+        config = _config_with_token(args.config)
+        if config is None:
+            return 1
+        assert config.discord_token is not None
+        try:
+            client_id = asyncio.run(fetch_application_id(config.discord_token.get_secret_value()))
+        except discord.LoginFailure:
+            print(token_refused_line(config), file=sys.stderr)
+            return 1
+        except DiscordUnreachable as exc:
+            print(unreachable_line(str(exc)), file=sys.stderr)
+            return 1
+        except discord.HTTPException as exc:
+            print(f"Discord answered HTTP {exc.status}: {exc.text}", file=sys.stderr)
+            return 1
+    print(invite_url(client_id))
+    words = ", ".join(t(f"perm.{name}", "en-US") for name in permission_names(BOT_PERMISSIONS))
+    print(f"permissions {BOT_PERMISSIONS.value}: {words}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,4 +240,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args)
     if args.command == "render":
         return _render(args)
+    if args.command == "invite":
+        return _invite(args)
     return _run(args)

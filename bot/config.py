@@ -9,19 +9,24 @@ file in one pass. `[defaults]` and `[guilds."<id>"]` resolve into one frozen
 
 from __future__ import annotations
 
+import copy
+import difflib
 import ipaddress
+import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
+    Strict,
     ValidationError,
     field_validator,
 )
@@ -34,7 +39,18 @@ MAX_MODAL_SHOTS = 4
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: `max_mb = true` or `timeout_seconds = "30"` is a mistake to name, not to
+    # coerce (lax pydantic reads them as 1 and 30). An int still fills a float field.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _list_to_tuple(value: object) -> object:
+    """TOML has arrays, not tuples; strict mode would refuse every array for a tuple."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+# A guild's table name is a string in TOML ("123..."); strict mode would refuse every one.
+GuildId = Annotated[int, Strict(False), Field(gt=0)]
 
 
 def _clean_base_url(value: str) -> str:
@@ -99,7 +115,7 @@ class TrackingSection(_Section):
     # up, and an expired job looked at slowly, until this many hours after it was made.
     resolve_hours: float = Field(default=24.0, gt=0, le=24 * 14)
     # Waits between looks for a create whose answer was lost; the last repeats.
-    resolve_delays_seconds: tuple[float, ...] = Field(
+    resolve_delays_seconds: Annotated[tuple[float, ...], BeforeValidator(_list_to_tuple)] = Field(
         default=(10.0, 30.0, 60.0, 120.0, 300.0, 600.0), min_length=1
     )
     # After expiry, how often to look whether the video finished after all.
@@ -122,7 +138,7 @@ class TrackingSection(_Section):
 
 
 class StorageSection(_Section):
-    path: Path = Path("storyboard.sqlite3")
+    path: Annotated[Path, Strict(False)] = Path("storyboard.sqlite3")
 
 
 class OpsSection(_Section):
@@ -208,7 +224,7 @@ class ConfigFile(_Section):
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     storage: StorageSection = Field(default_factory=StorageSection)
     ops: OpsSection = Field(default_factory=OpsSection)
-    guilds: dict[Snowflake, GuildSection] = Field(default_factory=dict)
+    guilds: dict[GuildId, GuildSection] = Field(default_factory=dict)
 
 
 class GuildSettings(BaseModel):
@@ -380,6 +396,13 @@ def _key_from(
     return key
 
 
+# A guild's section is checked against its profile when it sets one of these; otherwise
+# it only repeats what [defaults] already said.
+GUILD_CHECK_TRIGGERS = frozenset(
+    {"model", "seconds", "models", "profile", "max_seconds", "watermark", "private"}
+)
+
+
 def _check_guild(where: str, settings: GuildSettings, issues: list[ConfigIssue]) -> None:
     allowed = settings.profile.allowed_seconds
     seconds = settings.defaults.seconds
@@ -427,11 +450,118 @@ def _check_guild(where: str, settings: GuildSettings, issues: list[ConfigIssue])
                 )
 
 
-def _issues_from(error: ValidationError) -> list[ConfigIssue]:
-    return [
-        ConfigIssue(field=".".join(str(p) for p in e["loc"]) or "(file)", message=e["msg"])
-        for e in error.errors(include_url=False)
-    ]
+def _toml_value(value: object) -> str | None:
+    """A short scalar as the admin wrote it in TOML, to quote back; None for anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str) and len(value) <= 40:
+        return json.dumps(value, ensure_ascii=False)
+    return None
+
+
+def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
+    """The setting names allowed where `loc`'s last part was found (for "did you mean")."""
+    model: type[BaseModel] = ConfigFile
+    for part in loc[:-1]:
+        if model is ConfigFile and part == "guilds":
+            model = GuildSection
+            continue
+        if model is GuildSection:  # the guild id in [guilds."<id>"]
+            continue
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+# Pydantic's errors for a value of the wrong kind, where quoting it back helps.
+_WRONG_TYPE = frozenset(
+    {"bool_type", "bool_parsing", "int_type", "int_parsing", "int_from_float", "float_type"}
+    | {"float_parsing", "string_type", "literal_error", "list_type", "tuple_type", "dict_type"}
+)
+
+
+def _issue_for(error: Any) -> ConfigIssue:
+    loc: tuple[int | str, ...] = tuple(error["loc"])
+    field = ".".join(str(p) for p in loc if p != "[key]") or "(file)"
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting"
+        close = difflib.get_close_matches(str(loc[-1]), _known_fields(loc), n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+    elif loc and loc[-1] == "[key]":
+        message = 'a guild\'s table name must be its id, like [guilds."123456789012345678"]'
+    elif error["type"] in _WRONG_TYPE and not any(
+        "key" in str(p) or "token" in str(p) for p in loc
+    ):
+        given = _toml_value(error.get("input"))  # never a key's: it would be printed
+        if given is not None:
+            message += f" (the file says {given})"
+    return ConfigIssue(field=field, message=message)
+
+
+def _drop(data: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
+    """Remove the setting an error is about, so the rest can still be checked."""
+    node: Any = data
+    parts = [p for p in loc if p != "[key]"]
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict) or str(part) not in node:
+            return False
+        if i == len(parts) - 1 or not isinstance(node[str(part)], dict):
+            del node[str(part)]
+            return True
+        node = node[str(part)]
+    return False
+
+
+def _validate(data: Mapping[str, object]) -> tuple[ConfigFile | None, list[ConfigIssue]]:
+    """The file's model and every field-level problem. Bad settings are set aside and the
+    rest validated again, so the checks across fields run too: an admin sees every
+    problem in one pass, not the next batch after fixing the first."""
+    remaining: dict[str, Any] = copy.deepcopy(dict(data))
+    issues: list[ConfigIssue] = []
+    dropped: set[tuple[int | str, ...]] = set()
+    for _ in range(10):  # each round removes at least one setting, or stops
+        try:
+            return ConfigFile.model_validate(remaining), issues
+        except ValidationError as exc:
+            # A required setting set aside is now "missing": its own problem was said.
+            errors = [e for e in exc.errors(include_url=False) if tuple(e["loc"]) not in dropped]
+        issues += [_issue_for(e) for e in errors]
+        removed = {tuple(e["loc"]) for e in errors if _drop(remaining, tuple(e["loc"]))}
+        if not removed:
+            break
+        dropped |= removed
+    return None, issues
+
+
+def _independent(
+    checks: list[ConfigIssue], field_issues: list[ConfigIssue], guilds: Mapping[int, object]
+) -> list[ConfigIssue]:
+    """The checks across fields that don't merely echo a bad field: a bad `profile` or
+    `models` was set aside, and seconds checked against the default profile would mislead."""
+    bad = {i.field for i in field_issues}
+    unsure = {f.rpartition(".")[0] for f in bad if f.endswith((".profile", ".models"))}
+    if "provider" in unsure:
+        unsure |= {"defaults", *(f"guilds.{gid}" for gid in guilds)}
+    return [i for i in checks if i.field not in bad and i.field.rpartition(".")[0] not in unsure]
+
+
+def _storage_problem(path: Path) -> str | None:
+    """Why the database can't be at `path`, seen before logging in to Discord."""
+    if path.is_dir():
+        return f"{path} is a directory; name a file in it, like {path / 'storyboard.sqlite3'}"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a directory, so {path} can't be created"
+            return None
+    return None
 
 
 def parse_config(
@@ -439,10 +569,9 @@ def parse_config(
 ) -> Config:
     """Build a `Config` from parsed TOML, or raise `ConfigError` naming every bad field."""
     env = os.environ if env is None else env
-    try:
-        file = ConfigFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(path, _issues_from(exc)) from None
+    file, field_issues = _validate(data)
+    if file is None:
+        raise ConfigError(path, field_issues)
 
     issues: list[ConfigIssue] = []
     token = file.discord.token
@@ -458,21 +587,19 @@ def parse_config(
     for gid, section in file.guilds.items():
         key = _guild_key(gid, section, env, issues)
         settings = _resolve(file, gid, section, key)
-        if section.model_dump(exclude_unset=True).keys() & {
-            "model",
-            "seconds",
-            "models",
-            "profile",
-            "max_seconds",
-        }:
+        if section.model_dump(exclude_unset=True).keys() & GUILD_CHECK_TRIGGERS:
             _check_guild(f"guilds.{gid}", settings, issues)
         guilds[gid] = settings
-    if issues:
-        raise ConfigError(path, issues)
 
     storage = file.storage.path
     if not storage.is_absolute():
         storage = path.parent / storage
+    if (problem := _storage_problem(storage)) is not None:
+        issues.append(ConfigIssue(field="storage.path", message=problem))
+    if field_issues:
+        issues = field_issues + _independent(issues, field_issues, guilds)
+    if issues:
+        raise ConfigError(path, issues)
     return Config(
         path=path,
         discord_token=token,
@@ -484,13 +611,28 @@ def parse_config(
     )
 
 
+def _file_problem(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start});"
+            " save it as UTF-8"
+        )
+    if isinstance(exc, FileNotFoundError):
+        return "not found"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, not a file; name the config file itself"
+    if isinstance(exc, PermissionError):
+        return "can't be read: permission denied; the user running the bot must be able to read it"
+    return f"can't be read: {exc.strerror or exc}"
+
+
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     """Read and check `path`; raise `ConfigError` with every problem found."""
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(path, [ConfigIssue(field="(file)", message="not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [ConfigIssue(field="(file)", message=_file_problem(exc))]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             path, [ConfigIssue(field="(file)", message=f"not valid TOML: {exc}")]

@@ -154,12 +154,17 @@ class Store:
     async def open(cls, path: Path) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
-        db.row_factory = sqlite3.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
-        store = cls(db)
-        await store._migrate()
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=5000")
+            store = cls(db)
+            await store._migrate()
+        except BaseException:
+            # aiosqlite's thread is not a daemon: left open, the process could never exit.
+            await db.close()
+            raise
         return store
 
     async def close(self) -> None:
@@ -221,6 +226,17 @@ class Store:
         ) as cur:
             rows = await cur.fetchall()
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    async def undelivered_of(self, guild_id: int, prefix: str, since: float) -> list[Job]:
+        """A guild's jobs closed since `since` whose delivery error starts with `prefix`,
+        newest first (at most 10): what no channel of theirs would take."""
+        async with self._db.execute(
+            "SELECT * FROM jobs WHERE guild_id = ? AND delivered_at >= ?"
+            " AND substr(delivery_error, 1, ?) = ? ORDER BY id DESC LIMIT 10",
+            (guild_id, since, len(prefix), prefix),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job_from_row(r) for r in rows]
 
     async def open_jobs_of(self, guild_id: int) -> list[Job]:
         async with self._db.execute(
@@ -596,6 +612,15 @@ class Store:
         async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
             row = await cur.fetchone()
         return str(row[0]) if row else None
+
+    async def meta_keys(self, prefix: str) -> list[str]:
+        """Every key starting with `prefix` whose value is not empty."""
+        async with self._db.execute(
+            "SELECT key FROM meta WHERE substr(key, 1, ?) = ? AND value != '' ORDER BY key",
+            (len(prefix), prefix),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [str(r[0]) for r in rows]
 
     async def meta_setdefault(self, key: str, value: str) -> str:
         """`key`'s value, set to `value` first if it has none (atomic: one value wins)."""

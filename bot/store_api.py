@@ -98,6 +98,10 @@ class StoreApi(Protocol):
     async def usage_by_member(self, guild_id: int, since: float) -> list[tuple[int, int, int]]:
         """(user id, jobs, video seconds) since `since`, busiest first; jobs that count only."""
 
+    async def undelivered_of(self, guild_id: int, prefix: str, since: float) -> list[Job]:
+        """A guild's jobs closed since `since` whose delivery error starts with `prefix`."""
+        ...
+
     async def open_jobs_of(self, guild_id: int) -> list[Job]: ...
 
     async def mark_submitted(self, job_id: int, video: VideoJob) -> Job: ...
@@ -188,6 +192,10 @@ class StoreApi(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def meta_keys(self, prefix: str) -> list[str]:
+        """Every key starting with `prefix` whose value is not empty."""
+        ...
 
     async def meta_setdefault(self, key: str, value: str) -> str:
         """`key`'s value, set to `value` first if it has none (atomic: one value wins)."""

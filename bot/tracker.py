@@ -164,15 +164,17 @@ class Tracker:
     def open_count(self) -> int:
         return len(self._due_at) + len(self._busy)
 
-    async def start(self) -> None:
-        """Pick up every open job from the store and start the dispatcher."""
+    async def start(self) -> int:
+        """Pick up every open job from the store and start the dispatcher; how many."""
         # Ids only: parsing 10,000 storyboards here stalled the event loop for 0.6 s.
         job_ids = await self._store.open_job_ids()
         for job_id in job_ids:
             self.watch(job_id)
-        log.info("tracker resumed %d open job(s)", len(job_ids))
+        # The count is in the bot's first line after login ("connected as ...").
+        log.debug("tracker resumed %d open job(s)", len(job_ids))
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="storyboard-tracker")
+        return len(job_ids)
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop dispatching; let looks under way finish for up to `grace` seconds (a

@@ -14,14 +14,20 @@ from discord.ext import commands
 from bot.access import QuotaRule
 from bot.bot import StoryboardBot
 from bot.config import ConfigError, GuildSettings, load_config, mask_secret
+from bot.config_checks import needs_restart
 from bot.config_scope import split_issues
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.invite import missing_permissions
 from bot.logs import mask_more_secrets
+from bot.store import Job
+from cogs.delivery_refused import NOT_POSTED, not_posted_reason
 from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)
 TOP_MEMBERS = 10
+# How far back the admin view lists jobs whose outcome could not be posted.
+UNDELIVERED_DAYS = 7
 
 
 def _ids(values: frozenset[int], kind: str) -> str:
@@ -68,6 +74,23 @@ def settings_lines(g: GuildSettings, locale: str) -> str:
             " · ".join(limits),
         ]
     )
+
+
+def permissions_here(have: discord.Permissions, locale: str) -> str:
+    """The bot's own permissions in this channel (Discord sends them with the interaction):
+    the missing ones by the names Discord's settings show."""
+    missing = missing_permissions(have)
+    if not missing:
+        return t("admin_check.all_here", locale)
+    names = ", ".join(t(f"perm.{name}", locale) for name in missing)
+    return t("admin_check.missing_here", locale, permissions=names)
+
+
+def undelivered_line(job: Job, locale: str) -> str:
+    """One job whose outcome no channel took: where, whose, and why."""
+    where = job.thread_id or job.card_channel_id or job.channel_id
+    reason = not_posted_reason(job.delivery_error, locale)
+    return f"#{job.id} `{job.task_id or '-'}` · <@{job.user_id}> · <#{where}> · {reason}"
 
 
 def refusal_text(error: ConfigError, guild_id: int, locale: str) -> str:
@@ -151,6 +174,19 @@ class AdminCog(commands.Cog):
             value="\n".join(lines)[:1024] or "-",
             inline=False,
         )
+        since = now - UNDELIVERED_DAYS * 86400
+        undelivered = await store.undelivered_of(guild_id, NOT_POSTED, since)
+        if undelivered:
+            embed.add_field(
+                name=t("admin_check.undelivered", locale, days=UNDELIVERED_DAYS),
+                value="\n".join(undelivered_line(j, locale) for j in undelivered)[:1024],
+                inline=False,
+            )
+        embed.add_field(
+            name=t("admin_check.here", locale),
+            value=permissions_here(interaction.app_permissions, locale)[:1024],
+            inline=False,
+        )
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @admin.command(
@@ -173,11 +209,15 @@ class AdminCog(commands.Cog):
             return
         # Mask the new keys before anything can log them.
         mask_more_secrets(fresh.secrets())
+        later = needs_restart(self.bot.config, fresh)
         self.bot.config = fresh
         log.info("config reloaded from %s by user=%s", path, interaction.user.id)
-        await reply(
-            interaction, t("admin.reloaded", locale, guilds=len(fresh.guilds)), locale=locale
-        )
+        text = t("admin.reloaded", locale, guilds=len(fresh.guilds))
+        if later:
+            # The names only in the log: these settings are the operator's, not a server's.
+            log.warning("changed, applied at the next restart: %s", ", ".join(later))
+            text += "\n" + t("admin_check.restart_needed", locale)
+        await reply(interaction, text, locale=locale)
 
 
 async def setup(bot: StoryboardBot) -> None:

@@ -26,6 +26,7 @@ from bot.i18n import t
 from bot.store import Job
 from bot.tracker import Delivery, video_link
 from bot.videos_api import ContentTooLarge, NotFound, VideoApiError
+from cogs.delivery_refused import MISSING_PERMISSIONS, not_attached_text, not_posted_error
 from cogs.job_views import video_view
 
 log = logging.getLogger(__name__)
@@ -126,13 +127,8 @@ class Deliverer:
                     job.task_id,
                 )
                 return await self._post(job, fallback)
-        except (discord.Forbidden, discord.NotFound):
-            log.warning(
-                "job=%s task_id=%s: no channel of the job is open to me; not delivering",
-                job.id,
-                job.task_id,
-            )
-            return Delivery(outcome="permanent", error="thread gone or closed")
+        except (discord.Forbidden, discord.NotFound) as exc:
+            return await self._refused(job, exc)
         except discord.HTTPException as exc:
             if 400 <= exc.status < 500 and exc.status != 429:
                 return await self._short_notice(job, where, exc)
@@ -143,6 +139,29 @@ class Deliverer:
                 exc.status,
             )
             return Delivery(outcome="retry")
+
+    async def _refused(self, job: Job, exc: discord.HTTPException) -> Delivery:
+        """Neither the thread nor the channel took the post. Missing one permission (Attach
+        Files, say) still lets a notice without the file through; nothing at all closes the
+        job as `NOT_POSTED`, which `/storyboard-admin show` lists with the reason."""
+        if exc.code == MISSING_PERMISSIONS and job.state == "completed" and job.kind == "video":
+            text = not_attached_text(job)
+            for where in (self._where(job), self._fallback(job)):
+                if where is None:
+                    continue
+                try:
+                    sent = await self._send(job, where, text)
+                except discord.HTTPException:
+                    continue
+                return sent.model_copy(update={"error": "posted without the file: no Attach Files"})
+        log.warning(
+            "job=%s task_id=%s: no channel of the job is open to me (%s %s); not delivering",
+            job.id,
+            job.task_id,
+            exc.status,
+            exc.code,
+        )
+        return Delivery(outcome="permanent", error=not_posted_error(exc))
 
     async def _post(self, job: Job, where: discord.PartialMessageable) -> Delivery:
         if job.state == "completed" and job.kind == "video":

@@ -96,7 +96,7 @@ api_key = "k"
     )
     found = issues(path)
     assert any(line.startswith(f"{path}: defaults.orientation: ") for line in found)
-    assert any(line.startswith(f"{path}: defaults.colour: Extra inputs") for line in found)
+    assert f"{path}: defaults.colour: unknown setting" in found
     assert any(line.startswith(f"{path}: guilds.abc") for line in found)
 
 

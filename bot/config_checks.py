@@ -1,0 +1,100 @@
+"""Settings that load but are likely wrong: warnings for `check-config` and the start.
+
+Not errors: a placeholder left from the example or a key sent over plain http still
+lets the bot start (a test relay on a private network may well be http), but an admin
+should see them before members do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from bot.config import Config
+
+# Values `config.example.toml` ships with, to be replaced (a test reads them from the file).
+EXAMPLE_KEYS = frozenset({"sk-replace-with-this-guilds-key", "sk-the-old-key"})
+EXAMPLE_TOKENS = frozenset({"paste-the-bot-token-here"})
+# RFC 2606 names: no real provider lives there.
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org", "example", "invalid")
+
+
+def is_example_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    return any(host == d or host.endswith("." + d) for d in EXAMPLE_DOMAINS)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What an admin should fix, one line each, naming the file and the setting."""
+    out: list[str] = []
+    path = config.path
+    if config.discord_token is not None and (
+        config.discord_token.get_secret_value() in EXAMPLE_TOKENS
+    ):
+        out.append(f"{path}: discord.token: still the example's placeholder; paste the bot token")
+    if is_example_host(config.file.provider.base_url):
+        out.append(
+            f"{path}: provider.base_url: {config.file.provider.base_url} is the example's"
+            " placeholder; put your provider's URL"
+        )
+    for gid, g in config.guilds.items():
+        section = config.file.guilds[gid]
+        where = f"guilds.{gid}"
+        if g.api_key is not None and g.api_key.get_secret_value() in EXAMPLE_KEYS:
+            out.append(
+                f"{path}: {where}.api_key: still the example's placeholder; put this server's key"
+            )
+        if any(k.get_secret_value() in EXAMPLE_KEYS for k in g.previous_api_keys):
+            out.append(
+                f"{path}: {where}.previous_api_keys: still the example's placeholder;"
+                " list only keys this server really used"
+            )
+        if section.base_url is not None and is_example_host(section.base_url):
+            out.append(
+                f"{path}: {where}.base_url: {section.base_url} is the example's placeholder;"
+                " put your provider's URL"
+            )
+        if (
+            g.api_key is not None
+            and g.base_url.startswith("http://")
+            and not _is_loopback(g.base_url)
+        ):
+            field = f"{where}.base_url" if section.base_url is not None else "provider.base_url"
+            out.append(
+                f"{path}: {field}: {g.base_url} is plain http: guild {gid}'s key would travel"
+                " in clear; use https://"
+            )
+    return out
+
+
+# Read once at start, so `/storyboard-admin reload` can't apply them (the README lists
+# these; a test checks it does).
+RESTART_ONLY = (
+    "discord.token",
+    "discord.dev_guild_ids",
+    "storage.path",
+    "ops.listen",
+    "ops.log_format",
+)
+
+
+def needs_restart(running: Config, fresh: Config) -> list[str]:
+    """The settings of `RESTART_ONLY` that `fresh` changes: they stay as they are until then."""
+    values = {
+        "discord.token": lambda c: c.discord_token,
+        "discord.dev_guild_ids": lambda c: c.dev_guild_ids,
+        "storage.path": lambda c: c.storage_path,
+        "ops.listen": lambda c: c.file.ops.listen,
+        "ops.log_format": lambda c: c.file.ops.log_format,
+    }
+    return [name for name in RESTART_ONLY if values[name](running) != values[name](fresh)]
