@@ -221,7 +221,8 @@ def modal_submit_data(
 ) -> JSON:
     """The `data` of a MODAL_SUBMIT for `modal` (the bot's type-9 callback data).
 
-    Keys of `values`/`files` are custom_ids (or a Label's text). Refuses what the Discord
+    Keys of `values`/`files` are custom_ids (or a Label's text); a text field not named
+    keeps the value the bot prefilled (`default=`). Refuses what the Discord
     client would not let a user submit: a required field left empty, too short or long
     text, too many files, a file over the upload limit.
     """
@@ -246,6 +247,8 @@ def modal_submit_data(
         name = label or cid
         if kind == 4:
             text = lookup(values, component, label)
+            if text is None:  # left as the modal opened: its prefilled value, as Discord sends it
+                text = component.get("value")
             text = "" if text is None else str(text)
             required = component.get("required", True)
             lo, hi = component.get("min_length", 0), component.get("max_length", 4000)
