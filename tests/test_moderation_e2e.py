@@ -198,7 +198,10 @@ async def test_a_safety_failure_in_chinese_says_what_to_change_in_chinese(world:
     assert progress_line(world, job, "zh-CN") == sentence
     [told] = [c for c in posts_in(world, job.thread_id) if "安全审核" in c.json["content"]]
     content = str(told.json["content"])
-    assert sentence in content
+    assert content == (
+        f"<@{job.user_id}> 服务商的安全审核拦下了它（任务 `{job.task_id}`）：{sentence}"
+        " 卡片上的“详情”里有服务商的原话。"
+    )
     assert "涉及真人，审核未通过" not in content
     assert english_in(told, "delivery", content) == []
     labels = [
