@@ -19,10 +19,12 @@ from bot.bot import StoryboardBot
 from bot.echo_store import FormEcho
 from bot.errors import StoryboardError
 from bot.i18n import t
+from bot.store import Job
 from bot.storyboard import StoryboardSettings
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
 from cogs.job_ids import DETAILS
+from cogs.replies import describe_error, not_submitted_text, reply
 from cogs.visibility import can_view_channel, is_row_id
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,46 @@ def fix_view(echo_id: int, locale: str, *, job_id: int | None = None) -> ui.View
     return view
 
 
-async def keep_for_fix(
+async def refuse(
+    bot: StoryboardBot,
+    interaction: discord.Interaction,
+    refusal: StoryboardError | Job,
+    locale: str,
+    *,
+    echo: str,
+    settings: StoryboardSettings,
+    fields: Sequence[str],
+    image: ReferenceImage | None = None,
+    attachment: discord.Attachment | None = None,
+    stash_id: int | None = None,
+) -> None:
+    """Say why nothing was made (a bad input, or a job the provider refused), give the
+    member's text back, and offer Fix (with the refused job's Details)."""
+    if isinstance(refusal, Job):
+        text, key, job_id = not_submitted_text(refusal, locale), refusal.error_key, refusal.id
+    else:
+        text, key, job_id = describe_error(refusal, locale), refusal.key, None
+    echo_id = await _keep_for_fix(
+        bot,
+        interaction,
+        error_key=key or "",
+        settings=settings,
+        fields=fields,
+        image=image,
+        attachment=attachment,
+        stash_id=stash_id,
+    )
+    view = None
+    if echo_id is not None:
+        text = f"{text}\n{t('fix.hint', locale)}"
+        view = fix_view(echo_id, locale, job_id=job_id)
+    try:
+        await reply(interaction, text, echo=echo, locale=locale, view=view)
+    except discord.HTTPException:
+        log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
+
+
+async def _keep_for_fix(
     bot: StoryboardBot,
     interaction: discord.Interaction,
     *,

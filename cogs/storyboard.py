@@ -19,7 +19,6 @@ from bot.config import MAX_MODAL_SHOTS, GuildSettings
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.quota_view import check_before_form
-from bot.store import Job
 from bot.storyboard import (
     Shot,
     Storyboard,
@@ -33,9 +32,9 @@ from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
-from cogs.form_fix import FIX_PREFIX, FIX_TEMPLATE, fix_view, keep_for_fix, own_echo
+from cogs.form_fix import FIX_PREFIX, FIX_TEMPLATE, own_echo, refuse
 from cogs.job_posting import post_job_card
-from cogs.replies import describe_error, not_submitted_text, reply, report_error
+from cogs.replies import reply, report_error
 
 log = logging.getLogger(__name__)
 
@@ -423,7 +422,8 @@ class StoryboardCog(commands.Cog):
     ) -> None:
         if modal.image_lost:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await self.refuse(
+            await refuse(
+                self.bot,
                 interaction,
                 StoryboardError("first.image_lost"),
                 modal.locale,
@@ -488,7 +488,8 @@ class StoryboardCog(commands.Cog):
                 )
                 job = await self.bot.submitter.submit(order)
         except StoryboardError as error:
-            await self.refuse(
+            await refuse(
+                self.bot,
                 interaction,
                 error,
                 locale,
@@ -502,7 +503,8 @@ class StoryboardCog(commands.Cog):
             return
         if job.state == "submit_failed":
             # Refused by the provider: nothing was made or paid, so a new form may submit.
-            await self.refuse(
+            await refuse(
+                self.bot,
                 interaction,
                 job,
                 locale,
@@ -515,47 +517,6 @@ class StoryboardCog(commands.Cog):
             )
             return
         await post_job_card(self.bot, interaction, job, locale)
-
-    async def refuse(
-        self,
-        interaction: discord.Interaction,
-        refusal: StoryboardError | Job,
-        locale: str,
-        *,
-        echo: str,
-        settings: StoryboardSettings,
-        fields: Sequence[str],
-        image: ReferenceImage | None = None,
-        attachment: discord.Attachment | None = None,
-        stash_id: int | None = None,
-    ) -> None:
-        """Say why nothing was made, give the member's text back, and offer Fix."""
-        if isinstance(refusal, Job):
-            text, key, job_id = (
-                not_submitted_text(refusal, locale),
-                refusal.error_key or "",
-                refusal.id,
-            )
-        else:
-            text, key, job_id = describe_error(refusal, locale), refusal.key, None
-        echo_id = await keep_for_fix(
-            self.bot,
-            interaction,
-            error_key=key,
-            settings=settings,
-            fields=fields,
-            image=image,
-            attachment=attachment,
-            stash_id=stash_id,
-        )
-        view = None
-        if echo_id is not None:
-            text = f"{text}\n{t('fix.hint', locale)}"
-            view = fix_view(echo_id, locale, job_id=job_id)
-        try:
-            await reply(interaction, text, echo=echo, locale=locale, view=view)
-        except discord.HTTPException:
-            log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
 
     # Fix: the refused form again, filled in
 

@@ -150,6 +150,21 @@ async def test_fix_keeps_the_image_the_form_came_with(world: World) -> None:
     assert create.files["input_reference"].data == png_bytes()
 
 
+async def test_fix_after_a_refused_image_asks_for_another_one(world: World) -> None:
+    fake = world.fd.attachment("scan.png", b"%PDF-1.7\n1 0 obj <<>> endobj\n", "image/png")
+    ix = await world.open_storyboard(shots=1, seconds=10)
+    sub = await world.submit(ix, ["A cat."], image=fake)
+    assert "not a PNG, JPEG or WebP image" in followup_text(sub)
+    fix = await press_fix(world, sub)
+    assert fix.modal is not None
+    assert [c["component"]["custom_id"] for c in fix.modal["components"]] == ["shot_1", "image"]
+    assert field_values(fix) == ["A cat."]
+    done = await world.submit(fix, [], image=world.fd.attachment("cat.png", png_bytes()))
+    assert "is queued" in followup_text(done)
+    [create] = world.provider.requests_to("create")
+    assert create.files["input_reference"].data == png_bytes()
+
+
 # 2. After a quota refusal: Fix waits for the quota like /storyboard does
 
 
