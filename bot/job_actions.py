@@ -6,7 +6,9 @@ remix, character) appear only where paying again makes sense:
 
 - queued or running: cancel (where the provider can) and details;
 - completed: remix, details and (videos, where the provider can) create character;
-- failed, not submitted or cancelled: retry, remix, details;
+- failed, not submitted or cancelled: retry, remix, details; refused by the provider's
+  safety check (`moderation.*`): remix and details only, since the same text is refused
+  again (a character: details only, it needs another video);
 - uncertain (the provider may have the job) and expired (it may still finish): details,
   and once the bot has stopped looking, `resubmit`, which asks the member to confirm
   the risk of paying twice first;
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from bot.moderation import is_moderation
 from bot.profiles import ProviderProfile
 from bot.store import Job
 
@@ -35,6 +38,8 @@ def actions_for(job: Job, profile: ProviderProfile) -> tuple[Action, ...]:
         if profile.allows("character_from_task"):
             return ("remix", "details", "character")
         return ("remix", "details")
+    if state in ("failed", "submit_failed") and is_moderation(job.error_key):
+        return ("remix", "details") if video else ("details",)
     if state in ("failed", "submit_failed", "cancelled"):
         return ("retry", "remix", "details") if video else ("retry", "details")
     if state in ("uncertain", "expired"):

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from bot.access import QuotaRule, Usage, check_quota
 from bot.characters import CharacterSource
 from bot.draft_store import DraftStore
+from bot.echo_store import EchoStore
+from bot.moderation import failure_key
 from bot.storyboard import ValidStoryboard
 from bot.videos_api.models import ReferenceImage, VideoJob
 
@@ -149,6 +151,7 @@ class Store:
         # must not interleave with another task's.
         self._write = asyncio.Lock()
         self.drafts = DraftStore(db, self._write)
+        self.echoes = EchoStore(db, self._write)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -471,15 +474,18 @@ class Store:
             fields |= {"state": "completed", "progress": 100, "finished_at": time.time()}
         elif video.status in ("failed", "cancelled", "expired"):
             error = video.error
+            code, message = (error.code, error.message) if error else (None, None)
+            # A safety refusal is told as what to change, not as the provider's words
+            # (those stay in the fields, for Details).
+            refused = failure_key(
+                code, message, character=(await self.job(job_id)).character is not None
+            )
             fields |= {
                 "state": "failed",
                 "finished_at": time.time(),
-                "error_key": "provider.video_failed",
+                "error_key": refused or "provider.video_failed",
                 "error_fields": json.dumps(
-                    {
-                        "message": (error.message if error else None) or video.status,
-                        "code": (error.code if error else None) or "-",
-                    }
+                    {"message": message or video.status, "code": code or "-"}
                 ),
             }
         return await self._update(job_id, only_in=("active", "expired"), **fields)

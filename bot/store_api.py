@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from bot.access import QuotaRule, Usage
 from bot.drafts import Draft, DraftState
+from bot.echo_store import FormEcho
 from bot.store import Job, NewJob, Resolution
 from bot.storyboard import StoryboardSettings
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -79,10 +80,30 @@ class DraftStoreApi(Protocol):
     async def stashed_image(self, stash_id: int, user_id: int) -> ReferenceImage | None: ...
 
 
+class EchoStoreApi(Protocol):
+    async def save(
+        self,
+        *,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        settings: StoryboardSettings,
+        fields: tuple[str, ...],
+        stash_id: int | None = None,
+    ) -> int:
+        """Keep what a member typed into a refused form (a day); its id is the Fix button's."""
+
+    async def find(self, echo_id: int) -> FormEcho | None: ...
+
+
 class StoreApi(Protocol):
     @property
     def drafts(self) -> DraftStoreApi:
         """Draft operations, sharing the store's connection and write lock."""
+
+    @property
+    def echoes(self) -> EchoStoreApi:
+        """What members typed into refused forms, for their Fix buttons."""
 
     async def close(self) -> None: ...
 

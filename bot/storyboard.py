@@ -302,16 +302,42 @@ def shots_from_prompt(text: str, *, author_id: int | None = None) -> list[Shot]:
     """
     if _HEADER.search(_unescape_newlines(text)):
         return parse_prompt(text, author_id=author_id)
+    return [
+        parse_scene_field(scene, author_id=author_id, shot=number)
+        for number, scene in enumerate(_prompt_pieces(text), start=1)
+    ]
+
+
+def _prompt_pieces(text: str) -> list[str]:
+    """The scenes of a one-line storyboard not in the provider's format, marks kept."""
     pieces: list[str] = []
     for part in re.split(r"[\n|｜]", _unescape_newlines(text)):
         starts = [m.start() for m in _INLINE_MARK.finditer(part)]
         bounds = [0, *[s for s in starts if s > 0], len(part)]
         pieces += [part[a:b] for a, b in itertools.pairwise(bounds)]
-    scenes = [p for p in pieces if not _invisible(p)]
-    return [
-        parse_scene_field(scene, author_id=author_id, shot=number)
-        for number, scene in enumerate(scenes, start=1)
-    ]
+    return [p for p in pieces if not _invisible(p)]
+
+
+def prompt_fields(text: str, max_fields: int) -> list[str]:
+    """A one-line storyboard as the quick form's fields, which `shots_from_fields` reads
+    back as the same shots: one scene a field, and past `max_fields` the rest in the
+    last field in the provider's format. A storyboard in that format stays whole."""
+    if _HEADER.search(_unescape_newlines(text)):
+        return [text]
+    pieces = [p.strip() for p in _prompt_pieces(text)]
+    if len(pieces) <= max_fields:
+        return pieces or [text]
+    head, rest = pieces[: max_fields - 1], pieces[max_fields - 1 :]
+    return [*head, "\n\n".join(_as_header(n, p) for n, p in enumerate(rest, start=len(head) + 1))]
+
+
+def _as_header(number: int, piece: str) -> str:
+    try:
+        shot = parse_scene_field(piece, shot=number)
+    except StoryboardError:  # a bad mark stays as typed, for the member to correct
+        return f"Shot {number}:\nScene: {piece}"
+    duration = "" if shot.duration is None else f"duration: {shot.duration}sec\n"
+    return f"Shot {number}:\n{duration}Scene: {shot.scene}"
 
 
 def shots_from_fields(texts: Sequence[str], *, author_id: int | None = None) -> list[Shot]:

@@ -20,6 +20,7 @@ from bot.config import Config, GuildSettings
 from bot.errors import StoryboardError
 from bot.images import fit_for, prepare_for_send
 from bot.job_metadata import create_metadata
+from bot.moderation import failure_key
 from bot.store import DuplicateRequest, Job, NewJob
 from bot.store_api import StoreApi
 from bot.storyboard import (
@@ -36,7 +37,7 @@ from bot.videos_api import (
     VideoApi,
     key_fingerprint,
 )
-from bot.videos_api.errors import VideoApiError
+from bot.videos_api.errors import Rejected, VideoApiError
 
 log = logging.getLogger(__name__)
 CHARACTER_FIELDS = ("character_url", "character_timestamps", "character_from_task")
@@ -194,6 +195,11 @@ class Submitter:
             )
         except VideoApiError as exc:
             log.info("job=%s create refused: %s %s", job.id, exc.key, exc.fields)
-            return await self._store.mark_submit_failed(job.id, exc.key, exc.fields)
+            key = exc.key
+            if isinstance(exc, Rejected):
+                # A safety refusal: the member is told what to change (the provider's
+                # words stay in the fields, for Details) and is offered Edit, not Retry.
+                key = failure_key(exc.code, exc.message, character=job.character is not None) or key
+            return await self._store.mark_submit_failed(job.id, key, exc.fields)
         log.info("job=%s submitted task_id=%s", job.id, video.id)
         return await self._store.mark_submitted(job.id, video)

@@ -23,6 +23,7 @@ from discord import ui
 
 from bot.bot import StoryboardBot
 from bot.i18n import t
+from bot.moderation import is_moderation
 from bot.store import Job
 from bot.tracker import Delivery, video_link
 from bot.videos_api import ContentTooLarge, NotFound, VideoApiError
@@ -230,9 +231,9 @@ class Deliverer:
                 task_id=task,
                 hours=round(hours),
             )
-        return t(
-            "delivery.failed", job.locale, mention=mention, reason=reason_of(job), task_id=task
-        )
+        # A safety refusal: the reason says what to change; Retry is not offered.
+        key = "delivery.failed_moderation" if is_moderation(job.error_key) else "delivery.failed"
+        return t(key, job.locale, mention=mention, reason=reason_of(job), task_id=task)
 
     async def _send(
         self,

@@ -195,10 +195,25 @@ async def cancel_job(
         await bot.tracker.events.show_progress(job)
 
 
+# The provider's own words about a failure, shown in Details (the card says what to do).
+PROVIDER_SAID_CHARS = 400
+
+
+def _provider_said(job: Job, locale: str) -> str:
+    message = job.error_fields.get("message")
+    if job.state not in ("failed", "submit_failed") or not message:
+        return ""
+    code = str(job.error_fields.get("code") or "-").replace("`", "'")  # shown in a code span
+    said = str(message)[:PROVIDER_SAID_CHARS].replace("```", "`\u200b``")
+    return t("jobs.details_provider_said", locale, code=code) + "\n```\n" + said + "\n```"
+
+
 def details_text(job: Job, locale: str) -> str:
     s = job.storyboard.settings
+    said = _provider_said(job, locale)
     lines = [
         t("jobs.details_header", locale, job=job.id, task_id=job.task_id or "-"),
+        *([said] if said else []),
         t(
             "jobs.details_settings",
             locale,
@@ -208,7 +223,7 @@ def details_text(job: Job, locale: str) -> str:
             watermark=t("draft.yes" if s.watermark else "draft.no", locale),
             private=t("draft.yes" if s.private else "draft.no", locale),
         ),
-        "```\n" + job.storyboard.prompt.replace("```", "`\u200b``")[:1700] + "\n```",
+        "```\n" + job.storyboard.prompt.replace("```", "`\u200b``")[: 1700 - len(said)] + "\n```",
     ]
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+from typing import Any
 
 import discord
 
@@ -46,12 +47,17 @@ async def report_error(
         log.warning("could not answer interaction=%s", interaction.id, exc_info=True)
 
 
+def not_submitted_text(job: Job, locale: str) -> str:
+    """Why the provider refused a stored job, for the member."""
+    reason = t(job.error_key or "provider.down", locale, **job.error_fields)
+    return t("submit.failed", locale, reason=reason)
+
+
 async def reply_not_submitted(
     interaction: discord.Interaction, job: Job, locale: str, *, echo: str | None = None
 ) -> None:
     """The provider refused a stored job: its reason, and the member's text back."""
-    reason = t(job.error_key or "provider.down", locale, **job.error_fields)
-    await reply(interaction, t("submit.failed", locale, reason=reason), echo=echo, locale=locale)
+    await reply(interaction, not_submitted_text(job, locale), echo=echo, locale=locale)
 
 
 def _fence(text: str) -> str:
@@ -66,11 +72,13 @@ async def reply(
     ephemeral: bool = True,
     echo: str | None = None,
     locale: str = "en-US",
+    view: discord.ui.View | None = None,
 ) -> None:
-    """Send `text` (and optionally the member's own text back) with no pings.
+    """Send `text` (and optionally the member's own text back, and buttons) with no pings.
 
     Long echoes go as a file so nothing typed is cut off.
     """
+    extra: dict[str, Any] = {} if view is None else {"view": view}
     file: discord.File | None = None
     if echo:
         inline = f"{text}\n{t('submit.your_text', locale)}\n{_fence(echo)}"
@@ -80,18 +88,13 @@ async def reply(
         else:
             text = f"{text}\n{t('submit.your_text', locale)}"
             file = discord.File(io.BytesIO(echo.encode()), filename="storyboard.txt")
+    if file is not None:
+        extra["file"] = file
     if interaction.response.is_done():
-        if file is not None:
-            await interaction.followup.send(
-                text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, file=file
-            )
-        else:
-            await interaction.followup.send(text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
-    elif file is not None:
-        await interaction.response.send_message(
-            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, file=file
+        await interaction.followup.send(
+            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **extra
         )
     else:
         await interaction.response.send_message(
-            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **extra
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Self, cast
 
 import discord
 from discord import app_commands, ui
@@ -24,6 +24,7 @@ from bot.storyboard import (
     Storyboard,
     StoryboardSettings,
     check_settings,
+    prompt_fields,
     shots_from_fields,
     shots_from_prompt,
 )
@@ -31,8 +32,9 @@ from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
+from cogs.form_fix import FIX_PREFIX, FIX_TEMPLATE, own_echo, refuse
 from cogs.job_posting import post_job_card
-from cogs.replies import reply_not_submitted, report_error
+from cogs.replies import reply, report_error
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,7 @@ class QuickStoryboardModal(ui.Modal):
         restored: bool = False,
         image_lost: bool = False,
         stash_id: int | None = None,
+        texts: Sequence[str] = (),
     ) -> None:
         self.form = QuickForm(
             nonce=nonce,
@@ -180,6 +183,8 @@ class QuickStoryboardModal(ui.Modal):
                 placeholder=t(f"first.placeholder_{number}", locale)[:100],
                 max_length=FIELD_MAX_CHARS,
                 required=number == 1,
+                # Reopened by Fix: what the member typed before.
+                default=texts[number - 1][:FIELD_MAX_CHARS] if number <= len(texts) else None,
             )
             self.scenes.append(field)
             self.add_item(
@@ -216,6 +221,10 @@ class QuickStoryboardModal(ui.Modal):
     def echo(self) -> str:
         return "\n\n".join(self.texts())
 
+    def fields(self) -> tuple[str, ...]:
+        """Every field as typed, empty ones too: a Fix reopens the same form."""
+        return tuple(field.value for field in self.scenes)
+
     def attachment(self) -> discord.Attachment | None:
         if self.upload is not None and self.upload.values:
             return self.upload.values[0]
@@ -230,11 +239,41 @@ class QuickStoryboardModal(ui.Modal):
         await report_error(interaction, error, self.locale, echo=self.echo())
 
 
+class FixButton(ui.DynamicItem[ui.Button[ui.View]], template=FIX_TEMPLATE):
+    """A press on Fix (`sb:fix:<echo id>`), after a restart too: the echo is in the store."""
+
+    def __init__(self, echo_id: int) -> None:
+        super().__init__(ui.Button(label="Fix", custom_id=f"{FIX_PREFIX}{echo_id}"))
+        self.echo_id = echo_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["echo_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client = interaction.client
+        cog = (
+            client.get_cog(StoryboardCog.__cog_name__)
+            if isinstance(client, StoryboardBot)
+            else None
+        )
+        assert isinstance(cog, StoryboardCog), "Fix is registered by the storyboard cog"
+        await cog.reopen_form(interaction, self.echo_id)
+
+
 class StoryboardCog(commands.Cog):
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
         # Modal submits a live QuickStoryboardModal took; the listener leaves these alone.
         self.live_submits: set[int] = set()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(FixButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(FixButton)
 
     def _guild_settings(self, interaction: discord.Interaction) -> GuildSettings:
         return self.bot.submitter.settings_for(interaction.guild_id)
@@ -343,6 +382,7 @@ class StoryboardCog(commands.Cog):
                     parse=lambda: shots_from_prompt(prompt, author_id=interaction.user.id),
                     attachment=image,
                     echo=prompt,
+                    fields=prompt_fields(prompt, MAX_MODAL_SHOTS),
                 )
             return
         modal = QuickStoryboardModal(
@@ -382,8 +422,14 @@ class StoryboardCog(commands.Cog):
     ) -> None:
         if modal.image_lost:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await report_error(
-                interaction, StoryboardError("first.image_lost"), modal.locale, echo=modal.echo()
+            await refuse(
+                self.bot,
+                interaction,
+                StoryboardError("first.image_lost"),
+                modal.locale,
+                echo=modal.echo(),
+                settings=modal.settings,
+                fields=modal.fields(),
             )
             return
         await self.submit_storyboard(
@@ -395,6 +441,8 @@ class StoryboardCog(commands.Cog):
             attachment=modal.attachment(),
             ready_image=modal.ready_image,
             echo=modal.echo(),
+            fields=modal.fields(),
+            stash_id=modal.form.stash_id,
         )
 
     async def submit_storyboard(
@@ -407,11 +455,15 @@ class StoryboardCog(commands.Cog):
         parse: Callable[[], list[Shot]],
         attachment: discord.Attachment | None,
         echo: str,
+        fields: Sequence[str],
         ready_image: ReferenceImage | None = None,
+        stash_id: int | None = None,
     ) -> None:
         """The one submit path of a quick storyboard (form or `prompt` option): acknowledge
-        first, validate, submit once per `request_key`, post the card."""
+        first, validate, submit once per `request_key`, post the card. A refusal offers
+        Fix: the form again, holding `fields`."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        image = ready_image
         try:
             guild = self._guild_settings(interaction)
             shots = parse()
@@ -438,12 +490,71 @@ class StoryboardCog(commands.Cog):
                 )
                 job = await self.bot.submitter.submit(order)
         except StoryboardError as error:
-            await report_error(interaction, error, locale, echo=echo)
+            await refuse(
+                self.bot,
+                interaction,
+                error,
+                locale,
+                echo=echo,
+                settings=settings,
+                fields=fields,
+                image=image,
+                attachment=attachment,
+                stash_id=stash_id,
+            )
             return
         if job.state == "submit_failed":
-            await reply_not_submitted(interaction, job, locale, echo=echo)
+            # Refused by the provider: nothing was made or paid, so a new form may submit.
+            await refuse(
+                self.bot,
+                interaction,
+                job,
+                locale,
+                echo=echo,
+                settings=settings,
+                fields=fields,
+                image=image,
+                attachment=attachment,
+                stash_id=stash_id,
+            )
             return
         await post_job_card(self.bot, interaction, job, locale)
+
+    # Fix: the refused form again, filled in
+
+    async def reopen_form(self, interaction: discord.Interaction, echo_id: int) -> None:
+        """The Fix button: the member's own refused form, with a fresh request key (the
+        refusal made or paid nothing), checked against access and limits like /storyboard."""
+        locale = pick_locale(str(interaction.locale))
+        try:
+            ensure_allowed(self.bot.config, interaction)
+            echo = await own_echo(self.bot, interaction, echo_id)
+            if echo is None:
+                await reply(interaction, t("fix.not_found", locale), locale=locale)
+                return
+            await check_before_form(
+                self.bot, interaction.guild_id, interaction.user.id, seconds=echo.settings.seconds
+            )
+            ready_image = None
+            if echo.stash_id is not None:
+                ready_image = await self.bot.store.drafts.stashed_image(
+                    echo.stash_id, interaction.user.id
+                )
+            modal = QuickStoryboardModal(
+                self,
+                nonce=str(interaction.id),
+                locale=locale,
+                settings=echo.settings,
+                shots=max(1, min(len(echo.fields), MAX_MODAL_SHOTS)),
+                image=None,
+                ready_image=ready_image,
+                models=self._guild_settings(interaction).models,
+                stash_id=echo.stash_id if ready_image is not None else None,
+                texts=echo.fields,
+            )
+            await interaction.response.send_modal(modal)
+        except StoryboardError as error:
+            await report_error(interaction, error, locale)
 
     # A form whose Modal object is gone (timed out in memory, or the bot restarted)
 

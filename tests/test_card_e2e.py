@@ -34,14 +34,16 @@ async def test_the_card_says_when_it_was_submitted_how_far_it_is_and_how_long_it
 
 
 async def test_a_failed_job_says_why_on_the_card_in_one_line(world: World) -> None:
-    reason = "The prompt mentions a real person.\nPlease change it. " + "More words. " * 100
-    world.provider.set_outcome(None, "fail", code="moderation_blocked", message=reason)
+    # An ordinary failure, in the provider's words (a safety refusal is said as what to
+    # change: test_moderation_e2e.py).
+    reason = "The renderer ran out of memory.\nPlease try later. " + "More words. " * 100
+    world.provider.set_outcome(None, "fail", code="video_generation_failed", message=reason)
     job = await world.submitted_job("A famous face.")
     world.provider.advance(3600)
     await world.wait_until(lambda: delivered(world, job.id))
     await world.wait_until(lambda: progress(world, job) != "")
     line = progress(world, job)
-    assert line.startswith("The prompt mentions a real person. Please change it. More words.")
+    assert line.startswith("The renderer ran out of memory. Please try later. More words.")
     assert "\n" not in line
     assert len(line) <= 180
     assert fields_of(world, job.card_message_id)["Status"] == "Failed"

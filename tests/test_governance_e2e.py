@@ -113,9 +113,11 @@ async def test_daily_seconds_per_guild_and_cooldown(world: World) -> None:
     held = await run(world, world.std.alice)
     sub = await world.submit(ix, ["Fifteen more."])
     resets = QuotaRule.of(world.bot.config.settings_for(GUILD_ID)).next_reset(time.time())
-    # Bob's Discord is in Chinese; his text comes back so nothing he wrote is lost.
+    # Bob's Discord is in Chinese; his text comes back so nothing he wrote is lost, and
+    # Fix (修改) reopens the form with it.
     assert followup_text(sub) == (
         f"本服务器今天已使用 20 视频秒中的 10 秒，放不下 15 秒的视频。配额将在 <t:{resets}:R> 重置。\n"
+        "按 **修改** 可以重新打开表单，你的内容已经填好。\n"
         "你输入的内容（以免丢失）：\n```\nFifteen more.\n```"
     )
     world.bot.config = with_guild(world, cooldown_seconds=600)

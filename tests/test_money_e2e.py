@@ -241,7 +241,8 @@ async def test_buttons_after_completion_and_an_old_cancel(world: World) -> None:
 
 
 async def test_retry_on_a_failed_character_job_makes_the_character_again(world: World) -> None:
-    world.provider.set_outcome(None, "fail", message="The clip shows a real person.")
+    # An ordinary failure: a safety refusal offers no Retry (test_moderation_e2e.py).
+    world.provider.set_outcome(None, "fail", message="The clip could not be decoded.")
     ix = await world.fd.run_slash_command(
         guild=world.std.guild,
         channel=world.std.text,
@@ -436,12 +437,13 @@ async def test_a_relay_speaking_status_synonyms_is_followed_to_the_end(world: Wo
 
 
 async def test_a_new_api_error_body_is_shown_as_its_sentence(world: World) -> None:
-    body = {"code": "prompt_blocked", "message": "提示词包含违规内容", "data": None}
+    # An ordinary refusal (a safety refusal is told differently: test_moderation_e2e.py).
+    body = {"code": "prompt_too_long", "message": "提示词过长，最多 1000 字", "data": None}
     world.provider.inject(Fault(route="create", kind="status", status=400, body=body))
     ix = await world.open_storyboard(shots=1, seconds=10)
     sub = await world.submit(ix, ["A blocked scene."])
     said = followup_text(sub)
-    assert "提示词包含违规内容" in said
+    assert "提示词过长，最多 1000 字" in said
     assert '"code"' not in said
     [job] = await world.jobs()
     assert job.state == "submit_failed"

@@ -189,9 +189,10 @@ async def provider_refusal(world: World, fault: Fault) -> str:
 
 
 async def test_provider_refusal_shows_its_message(world: World) -> None:
+    # An ordinary refusal (a safety refusal is told differently: test_moderation_e2e.py).
     body = {
         "error": {
-            "message": "Prompt violates content policy",
+            "message": "Prompt must not exceed 3 shots for this model",
             "type": "invalid_request_error",
             "param": "prompt",
             "code": None,
@@ -200,7 +201,10 @@ async def test_provider_refusal_shows_its_message(world: World) -> None:
     text = await provider_refusal(
         world, Fault(route="create", kind="status", status=400, body=body)
     )
-    assert "The video provider refused the request: Prompt violates content policy" in text
+    assert (
+        "The video provider refused the request: Prompt must not exceed 3 shots for this model"
+        in text
+    )
 
 
 async def test_rate_limited_says_when_to_try_again(world: World) -> None:

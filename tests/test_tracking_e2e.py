@@ -116,15 +116,15 @@ async def test_a_video_over_the_upload_limit_is_not_uploaded(world: World) -> No
 
 
 async def test_a_failed_job_says_why(world: World) -> None:
-    world.provider.set_outcome(
-        None, "fail", code="content_policy", message="The video shows a real person."
-    )
+    # An ordinary failure, in the provider's words (a safety refusal is said as what to
+    # change: test_moderation_e2e.py).
+    world.provider.set_outcome(None, "fail", code="render_failed", message="The renderer crashed.")
     job = await world.submitted_job("A portrait.")
     world.provider.advance(3600)
     await world.wait_until(lambda: posts_in(world, job.thread_id)[1:])
     text = posts_in(world, job.thread_id)[-1].json["content"]
     assert "could not make this video" in text
-    assert "The video shows a real person. (code content_policy)" in text
+    assert "The renderer crashed. (code render_failed)" in text
     await world.wait_until(
         lambda: status_of(card_edits(world, job.card_message_id)[-1]) == "Failed"
     )

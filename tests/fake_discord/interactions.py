@@ -257,7 +257,8 @@ def modal_submit_data(
 ) -> JSON:
     """The `data` of a MODAL_SUBMIT for `modal` (the bot's type-9 callback data).
 
-    Keys of `values`/`files` are custom_ids (or a Label's text). Refuses what the Discord
+    Keys of `values`/`files` are custom_ids (or a Label's text); a text field not named
+    keeps the value the bot prefilled (`default=`). Refuses what the Discord
     client would not let a user submit: a required field left empty, too short or long
     text, too many files, a file over the upload limit.
     """
