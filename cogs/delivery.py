@@ -39,6 +39,9 @@ REASON_LIMIT = 900
 CHARACTER_ANSWER_FIELDS = ("character_id", "character", "character_name", "username", "name")
 # How far back (our clock against Discord's) an earlier post of ours may be dated.
 CLOCK_SLACK = dt.timedelta(seconds=5)
+# What a fitted file leaves of the member's upload limit for the rest of the request (the
+# text, the form fields).
+MESSAGE_ROOM = 8 * 1024
 # Discord error codes for "the file is over the upload limit".
 TOO_LARGE_CODES = frozenset({40005})
 
@@ -321,6 +324,7 @@ class Deliverer:
         """The text and file for a video over the member's limit: a copy transcoded to fit,
         else the middle frame with the plain reason; None when the file cannot be read."""
         limit = job.filesize_limit
+        room = max(1, limit - MESSAGE_ROOM)
         s = job.storyboard.settings
         fields: dict[str, object] = {
             "mention": f"<@{job.user_id}>",
@@ -332,12 +336,10 @@ class Deliverer:
             "limit": human_size(limit),
         }
         fitted = path.with_name(f"fitted-{job.id}.mp4")
-        link = video_link(job)
-        tail = "\n" + t("delivery.original_link", job.locale, link=link) if link else ""
         try:
-            result = await self.bot.transcoder.fit(path, fitted, limit)
+            result = await self.bot.transcoder.fit(path, fitted, room)
         except CannotFit:
-            log.info("job=%s: no playable video of it fits in %d bytes; a still", job.id, limit)
+            log.info("job=%s: no playable video of it fits in %d bytes; a still", job.id, room)
         except Unreadable as exc:
             log.warning("job=%s task_id=%s: cannot read the video: %s", job.id, job.task_id, exc)
             return None
@@ -349,17 +351,14 @@ class Deliverer:
                 resolution=f"{result.width}x{result.height}",
                 **fields,
             )
-            return clip(text + tail), discord.File(fitted, filename=path.name)
+            return clip(text), discord.File(fitted, filename=path.name)
         try:
-            # Text and the message itself take a little of the limit too.
-            still = await self.bot.transcoder.still(path, max_bytes=max(1, limit - 16 * 1024))
+            still = await self.bot.transcoder.still(path, max_bytes=room)
         except (CannotFit, Unreadable) as exc:
             log.warning("job=%s: no still frame fits either (%s)", job.id, exc)
             return None
         text = t("delivery.still", job.locale, **fields)
-        return clip(text + tail), discord.File(
-            io.BytesIO(still), filename=f"storyboard-{job.id}.jpg"
-        )
+        return clip(text), discord.File(io.BytesIO(still), filename=f"storyboard-{job.id}.jpg")
 
     async def _too_large(self, job: Job, where: discord.PartialMessageable) -> Delivery:
         link = video_link(job)

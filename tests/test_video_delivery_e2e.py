@@ -156,15 +156,15 @@ async def test_a_video_no_playable_copy_of_fits_gets_a_still_and_the_reason(
     world: World, original: bytes
 ) -> None:
     world.provider.serve_video(original)
-    job, post = await finished_job(world, 40_000)
+    job, post = await finished_job(world, 24_000)  # a full-quality still is 26 KB
     [(name, data)] = post.files
     assert name == f"storyboard-{job.id}.jpg"
-    assert len(data) <= 40_000
+    assert len(data) <= 24_000
     still = Image.open(io.BytesIO(data))
     assert (still.format, still.size) == ("JPEG", (320, 240))
     assert post.json["content"] == (
         f"<@{world.std.alice.id}> your video is ready (10 s, sora-2), but this server's upload"
-        " limit (39 KB) is too small for a playable copy of it (the video is 1.6 MB), so here"
+        " limit (23 KB) is too small for a playable copy of it (the video is 1.6 MB), so here"
         " is a still from the middle. For the video, ask an admin (job #1)."
         f" Task `{job.task_id}`."
     )

@@ -222,11 +222,13 @@ async def test_transcodes_wait_for_a_slot_and_a_full_queue_is_refused(
     first = asyncio.create_task(transcoder.fit(small, tmp_path / "a.mp4", 1))
     await asyncio.to_thread(started.wait, 30)
     second = asyncio.create_task(transcoder.fit(small, tmp_path / "b.mp4", 1))
-    await asyncio.sleep(0)  # the second runs up to its wait for the slot
-    assert transcoder.waiting == 1
-    with pytest.raises(TranscoderBusy):
-        await transcoder.fit(small, tmp_path / "c.mp4", 1)
-    release.set()
+    try:
+        await asyncio.sleep(0)  # the second runs up to its wait for the slot
+        assert transcoder.waiting == 1
+        with pytest.raises(TranscoderBusy):
+            await transcoder.fit(small, tmp_path / "c.mp4", 1)
+    finally:
+        release.set()
     assert (await first).encodes == 1
     assert (await second).encodes == 1
     assert most == 1  # never two at once in one slot
@@ -248,12 +250,14 @@ async def test_a_cancelled_caller_frees_its_slot_only_when_the_thread_ends(
     caller = asyncio.create_task(transcoder.still(small))
     await asyncio.to_thread(started.wait, 30)
     caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
-    # The thread still runs: its slot is taken, and with no queue a new caller is refused.
-    with pytest.raises(TranscoderBusy):
-        await transcoder.still(small)
-    release.set()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        # The thread still runs: its slot is taken, and with no queue a new caller is refused.
+        with pytest.raises(TranscoderBusy):
+            await transcoder.still(small)
+    finally:
+        release.set()
     await transcoder.close(grace=30)
     assert await transcoder.still(small) == b"jpeg"
 
