@@ -14,6 +14,8 @@ from PIL import Image
 
 from bot.cli import main
 from bot.store import Job
+from bot.transcoder import TranscoderBusy
+from bot.video_fit import FitResult
 from tests.fake_discord import RecordedCall
 from tests.fake_discord.models import Channel, Guild, Member
 from tests.fake_discord.standard import GUILD_ID
@@ -273,3 +275,32 @@ async def test_fetch_video_says_when_the_provider_no_longer_keeps_it(
     )
     assert not out.exists()
     assert not out.with_name(out.name + ".part").exists()
+
+
+async def test_when_every_transcode_slot_is_busy_the_delivery_waits_and_comes_later(
+    world: World, original: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full queue does not hold a tracker worker: the delivery is tried again later."""
+    transcoder = world.bot.transcoder
+    real_fit = transcoder.fit
+    refused = 0
+
+    async def busy_once(src: Path, dst: Path, limit_bytes: int) -> FitResult:
+        nonlocal refused
+        if not refused:
+            refused += 1
+            raise TranscoderBusy
+        return await real_fit(src, dst, limit_bytes)
+
+    monkeypatch.setattr(transcoder, "fit", busy_once)
+    world.provider.serve_video(original)
+    job, post = await finished_job(world, 400_000)
+    assert refused == 1
+    assert len(world.provider.requests_to("content")) == 2  # downloaded again on the retry
+    [(name, data)] = post.files
+    assert name == f"storyboard-{job.id}.mp4"
+    assert len(data) <= 400_000
+    assert "so I compressed it to fit" in post.json["content"]
+    # Nothing else was delivered meanwhile: no notice, no second copy.
+    in_thread = [c for c in world.fd.calls_to(SEND) if c.params["channel_id"] == str(job.thread_id)]
+    assert [c for c in in_thread if c.files or "ready" in c.json["content"]] == [post]
