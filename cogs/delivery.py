@@ -270,7 +270,8 @@ class Deliverer:
         limit = job.filesize_limit
         cap = int(self.bot.config.file.tracking.max_download_mb * MB)
         mention = f"<@{job.user_id}>"
-        with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+        # A transcode cut off by a stop may still be writing here while this is removed.
+        with tempfile.TemporaryDirectory(prefix="storyboard-", ignore_cleanup_errors=True) as tmp:
             path = Path(tmp) / f"storyboard-{job.id}.mp4"
             try:
                 size = await self.bot.tracker.download(job, path, max_bytes=cap)

@@ -81,6 +81,15 @@ def test_a_video_over_the_limit_is_fitted_as_playable_faststart_h264_aac(
     assert (result.width, result.height) == (320, 240)
 
 
+def test_a_silent_video_is_fitted_without_an_audio_stream(tmp_path: Path) -> None:
+    source = make_video(tmp_path / "silent.mp4", seconds=2.0, audio=False)
+    out = tmp_path / "fitted.mp4"
+    result = fit_video(source, out, 200_000)
+    assert result.size <= 200_000
+    assert streams_of(out) == {"video": "h264"}
+    assert abs(duration_of(out) - duration_of(source)) <= 0.02 * duration_of(source)
+
+
 def test_the_picture_is_scaled_down_a_step_only_below_the_floor(tmp_path: Path) -> None:
     source = make_video(tmp_path / "vga.mp4", width=640, height=480, seconds=2.0, bitrate=3_000_000)
     # About 360 kbit/s of video: under 640x480's floor (0.05 x 640 x 480 x 30 = 461 kbit/s),
