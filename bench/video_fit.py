@@ -128,7 +128,7 @@ def check(path: Path, limit: int, source_duration: float) -> dict[str, Any]:
     }
 
 
-def run(rounds: int, limit: int, workdir: Path) -> None:
+def run(rounds: int, limit: int, seconds: float, workdir: Path) -> None:
     if shutil.which("ffmpeg") is None:
         raise SystemExit(f"ffmpeg is not installed (the baseline): {INSTALL}")
     version = subprocess.run(
@@ -138,7 +138,9 @@ def run(rounds: int, limit: int, workdir: Path) -> None:
     start = time.perf_counter()
     # In a process of its own: this one stays small (see LAUNCHER).
     subprocess.run(
-        [sys.executable, "-m", "bench.video_fit", "--make", str(src)], cwd=ROOT, check=True
+        [sys.executable, "-m", "bench.video_fit", "--make", str(src), "--seconds", str(seconds)],
+        cwd=ROOT,
+        check=True,
     )
     made = time.perf_counter() - start
     source = probe(src)
@@ -218,10 +220,13 @@ def main() -> None:
     parser.add_argument("--limit-mib", type=float, default=10.0)
     parser.add_argument("--keep", type=Path, help="keep the source and outputs here")
     parser.add_argument("--child", nargs=3, metavar=("SRC", "DST", "LIMIT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="source length (memory must not grow with it)"
+    )
     parser.add_argument("--make", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.make:
-        make_video(args.make, width=1280, height=720, seconds=15.0, bitrate=13_000_000)
+        make_video(args.make, width=1280, height=720, seconds=args.seconds, bitrate=13_000_000)
         return
     if args.child:
         src, dst, limit = args.child
@@ -230,10 +235,10 @@ def main() -> None:
     limit = int(args.limit_mib * MIB)
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
-        run(args.rounds, limit, args.keep)
+        run(args.rounds, limit, args.seconds, args.keep)
         return
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
-        run(args.rounds, limit, Path(tmp))
+        run(args.rounds, limit, args.seconds, Path(tmp))
 
 
 if __name__ == "__main__":

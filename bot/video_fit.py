@@ -32,20 +32,20 @@ from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger(__name__)
 
-# x264's speed/quality trade-off: "veryfast" keeps a 15 s 720p transcode to about the
-# video's own length on one core; slower presets gain ~10 % in quality at two to four times
-# the CPU, which a bot sharing a small machine cannot spare.
+# x264's speed/quality trade-off: "veryfast" spends about 1.1 s of CPU per second of 720p
+# video (bench/video_fit.py); slower presets look better at the same bitrate for several
+# times the CPU, which a bot sharing a small machine cannot spare.
 PRESET = "veryfast"
 # Short sides (lines) to step down through, largest first.
 STEPS = (1080, 720, 540, 360, 240)
-# Below this many bits per pixel per frame, x264 at `PRESET` turns generated video (fine
-# texture, camera moves) into visible blocks: a smaller picture at the same bitrate looks
-# better. At 30 frames/s: 720p ~1.4 Mbit/s, 360p ~0.35 Mbit/s, 240p ~0.12 Mbit/s.
+# Below this many bits per pixel per frame a smaller picture at the same bitrate looks
+# better than a blocky large one (a judgement, not a measurement). At 30 frames/s: 720p
+# ~1.4 Mbit/s, 360p ~0.35 Mbit/s, 240p ~0.15 Mbit/s.
 FLOOR_BITS_PER_PIXEL = 0.05
 # Frame rate assumed when the file does not say.
 DEFAULT_FPS = 30.0
-# The MP4 boxes (an index entry per frame, ~1 % at these bitrates) and x264's aim: a fixed
-# part and a share of the limit are kept free.
+# Kept free of the limit: the MP4 index (about 1.3 KB per second of video and audio) and
+# room for x264's one-pass aim, which lands a few per cent either side of its target.
 MARGIN_BYTES = 16 * 1024
 MARGIN_SHARE = 0.04
 # Audio gets a tenth of the bitrate, in 16 kbit/s steps, within these bounds.

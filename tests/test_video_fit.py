@@ -14,6 +14,7 @@ from PIL import Image, ImageChops, ImageStat
 
 import bot.transcoder as transcoder_module
 import bot.video_fit as video_fit
+from bot.config import ConfigError, parse_config
 from bot.transcoder import Transcoder, TranscoderBusy
 from bot.video_fit import (
     CannotFit,
@@ -276,3 +277,15 @@ def test_a_stop_ends_a_transcode_between_frames(small: Path, tmp_path: Path) -> 
     stop.set()
     with pytest.raises(video_fit.Stopped):
         fit_video(small, tmp_path / "out.mp4", 400_000, stop=stop)
+
+
+def test_media_section_defaults_to_one_slot_and_names_a_bad_value(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    base: dict[str, object] = {"provider": {"base_url": "https://relay.example/v1"}}
+    media = parse_config(base, path, env={}).file.media
+    assert (media.transcode_slots, media.transcode_queue) == (1, 4)
+    with pytest.raises(ConfigError) as exc:
+        parse_config({**base, "media": {"transcode_slots": 0}}, path, env={})
+    assert exc.value.describe() == (
+        f"{path}: media.transcode_slots: Input should be greater than or equal to 1"
+    )
