@@ -30,6 +30,7 @@ class TranscoderBusy(Exception):
 
 class Transcoder:
     def __init__(self, slots: int = 1, queue: int = 4) -> None:
+        self.slots, self.queue = slots, queue
         self._slots = asyncio.Semaphore(slots)
         self._queue = queue
         self._waiting = 0

@@ -14,6 +14,7 @@ from PIL import Image, ImageChops, ImageStat
 
 import bot.transcoder as transcoder_module
 import bot.video_fit as video_fit
+from bot.bot import StoryboardBot
 from bot.config import ConfigError, parse_config
 from bot.transcoder import Transcoder, TranscoderBusy
 from bot.video_fit import (
@@ -289,3 +290,12 @@ def test_media_section_defaults_to_one_slot_and_names_a_bad_value(tmp_path: Path
     assert exc.value.describe() == (
         f"{path}: media.transcode_slots: Input should be greater than or equal to 1"
     )
+
+
+async def test_the_bot_takes_its_transcode_slots_from_the_config(tmp_path: Path) -> None:
+    data: dict[str, object] = {
+        "provider": {"base_url": "https://relay.example/v1"},
+        "media": {"transcode_slots": 2, "transcode_queue": 7},
+    }
+    bot = StoryboardBot(parse_config(data, tmp_path / "config.toml", env={}))
+    assert (bot.transcoder.slots, bot.transcoder.queue) == (2, 7)
