@@ -21,6 +21,7 @@ from bot.store import Store
 from bot.store_api import StoreApi
 from bot.submission import Submitter
 from bot.tracker import Tracker
+from bot.transcoder import Transcoder
 from bot.tree import StoryboardTree
 from bot.videos_api import VideoApi
 
@@ -88,6 +89,9 @@ class StoryboardBot(commands.Bot):
         # Reference images are held whole while downloaded, checked and sent: bound how
         # many at once (memory). The video API bounds uploads on other paths too.
         self.image_slots = asyncio.Semaphore(IMAGE_SLOTS)
+        # Videos over a member's upload limit are fitted in threads, a bounded number at once.
+        media = config.file.media
+        self.transcoder = Transcoder(media.transcode_slots, media.transcode_queue)
         # (job id, action) of paid button presses under way: a double click pays once.
         self.pressing: set[tuple[int, str]] = set()
         # The ops endpoint (/healthz, /metrics), when [ops] listen is set.
@@ -289,6 +293,7 @@ class StoryboardBot(commands.Bot):
             # within what the stop's deadline leaves, less a second for the rest.
             left = (self._stop_deadline or 0.0) - asyncio.get_running_loop().time() - 1.0
             await self._tracker.stop(grace=max(0.0, min(TRACKER_GRACE_SECONDS, left)))
+        await self.transcoder.close()
         await super().close()
         session, self._session = self._session, None
         if session is not None:

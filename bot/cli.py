@@ -1,4 +1,4 @@
-"""`storyboard-bot`: run the bot, check a config file, render a storyboard."""
+"""`storyboard-bot`: run the bot, check a config file, render a storyboard, fetch a video."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from bot.config import (
 )
 from bot.config_checks import config_warnings
 from bot.errors import StoryboardError
+from bot.fetch_video import FetchError, fetch_video
 from bot.i18n import t
 from bot.images import Fit, check_image
 from bot.ping import PingResult, ping_guild
@@ -65,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--image", type=Path, help="a reference image to check and include")
     render.add_argument("--request", action="store_true", help="print the form fields instead")
     render.add_argument("--lang", default="en-US", help="language of error messages")
+
+    fetch = sub.add_parser(
+        "fetch-video",
+        help="download a finished job's original video with its guild's key (a member got a"
+        " copy compressed to fit the upload limit)",
+    )
+    fetch.add_argument("job", help="the job's number (12 or #12) or the provider's task id")
+    fetch.add_argument("--out", type=Path, required=True, help="where to write the MP4")
+    fetch.add_argument("--config", type=Path, default=Path("config.toml"))
     return parser
 
 
@@ -179,6 +189,23 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch_video(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc.describe(), file=sys.stderr)
+        return 1
+    try:
+        print(asyncio.run(fetch_video(config, args.job, args.out)))
+    except StoryboardError as exc:
+        print(f"error: {t(exc.key, 'en-US', **exc.fields)}", file=sys.stderr)
+        return 1
+    except FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _config_with_token(path: Path) -> Config | None:
     """The config, or None after saying (one line a problem) why it can't log in."""
     try:
@@ -242,4 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _render(args)
     if args.command == "invite":
         return _invite(args)
+    if args.command == "fetch-video":
+        return _fetch_video(args)
     return _run(args)

@@ -103,6 +103,16 @@ class ImagesSection(_Section):
     pad_fill: Literal["blur", "black"] = "blur"
 
 
+class MediaSection(_Section):
+    """`[media]`: fitting finished videos under a member's upload limit (`bot.video_fit`)."""
+
+    # Transcodes at once: each takes about a core for about the video's length.
+    transcode_slots: int = Field(default=1, ge=1, le=16)
+    # Deliveries that may wait for a slot; more are tried again later, so the tracker's
+    # workers stay free to follow other jobs.
+    transcode_queue: int = Field(default=4, ge=0, le=64)
+
+
 class TrackingSection(_Section):
     # Polling starts near the provider's hint (or the minimum) and slows for long jobs.
     poll_min_seconds: float = Field(default=5.0, gt=0, le=600)
@@ -221,6 +231,7 @@ class ConfigFile(_Section):
     provider: ProviderSection
     defaults: DefaultsSection = Field(default_factory=DefaultsSection)
     images: ImagesSection = Field(default_factory=ImagesSection)
+    media: MediaSection = Field(default_factory=MediaSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     storage: StorageSection = Field(default_factory=StorageSection)
     ops: OpsSection = Field(default_factory=OpsSection)

@@ -85,6 +85,9 @@ RESTART_ONLY = (
     "storage.path",
     "ops.listen",
     "ops.log_format",
+    # The transcoder's slots and queue are made once, with the bot.
+    "media.transcode_slots",
+    "media.transcode_queue",
 )
 
 
@@ -96,5 +99,7 @@ def needs_restart(running: Config, fresh: Config) -> list[str]:
         "storage.path": lambda c: c.storage_path,
         "ops.listen": lambda c: c.file.ops.listen,
         "ops.log_format": lambda c: c.file.ops.log_format,
+        "media.transcode_slots": lambda c: c.file.media.transcode_slots,
+        "media.transcode_queue": lambda c: c.file.media.transcode_queue,
     }
     return [name for name in RESTART_ONLY if values[name](running) != values[name](fresh)]

@@ -13,6 +13,7 @@ thread is gone, a text Discord refuses) ends with the best notice that can be po
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import re
 import tempfile
@@ -26,6 +27,8 @@ from bot.i18n import t
 from bot.moderation import is_moderation
 from bot.store import Job
 from bot.tracker import Delivery, video_link
+from bot.transcoder import TranscoderBusy
+from bot.video_fit import CannotFit, Unreadable
 from bot.videos_api import ContentTooLarge, NotFound, VideoApiError
 from cogs.delivery_refused import MISSING_PERMISSIONS, not_attached_text, not_posted_error
 from cogs.job_views import video_view
@@ -38,6 +41,9 @@ REASON_LIMIT = 900
 CHARACTER_ANSWER_FIELDS = ("character_id", "character", "character_name", "username", "name")
 # How far back (our clock against Discord's) an earlier post of ours may be dated.
 CLOCK_SLACK = dt.timedelta(seconds=5)
+# What a fitted file leaves of the member's upload limit for the rest of the request (the
+# text, the form fields).
+MESSAGE_ROOM = 8 * 1024
 # Discord error codes for "the file is over the upload limit".
 TOO_LARGE_CODES = frozenset({40005})
 
@@ -278,13 +284,17 @@ class Deliverer:
         )
 
     async def _video(self, job: Job, where: discord.PartialMessageable) -> Delivery:
+        """The whole original is downloaded (up to `max_download_mb`); one over the member's
+        upload limit is transcoded to fit, or replaced by a still frame when no playable
+        video fits (`_fitted`). The original stays at the provider for `fetch-video`."""
         limit = job.filesize_limit
         cap = int(self.bot.config.file.tracking.max_download_mb * MB)
         mention = f"<@{job.user_id}>"
-        with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+        # A transcode cut off by a stop may still be writing here while this is removed.
+        with tempfile.TemporaryDirectory(prefix="storyboard-", ignore_cleanup_errors=True) as tmp:
             path = Path(tmp) / f"storyboard-{job.id}.mp4"
             try:
-                size = await self.bot.tracker.download(job, path, max_bytes=min(limit, cap))
+                size = await self.bot.tracker.download(job, path, max_bytes=cap)
             except ContentTooLarge:
                 return await self._too_large(job, where)
             except NotFound:
@@ -303,27 +313,73 @@ class Deliverer:
                 )
                 return Delivery(outcome="retry")
             s = job.storyboard.settings
-            text = t(
-                "delivery.done",
-                job.locale,
-                mention=mention,
-                task_id=job.task_id,
-                seconds=s.seconds,
-                model=s.model,
-                size=human_size(size),
-            )
-            try:
-                return await self._send(
-                    job,
-                    where,
-                    text,
-                    file=discord.File(path, filename=path.name),
-                    view=self._after_video(job),
+            if size <= limit:
+                text = t(
+                    "delivery.done",
+                    job.locale,
+                    mention=mention,
+                    task_id=job.task_id,
+                    seconds=s.seconds,
+                    model=s.model,
+                    size=human_size(size),
                 )
+                post = (text, discord.File(path, filename=path.name))
+            else:
+                try:
+                    fitted = await self._fitted(job, path, size)
+                except TranscoderBusy:
+                    log.info("job=%s: every transcode slot is busy; will retry", job.id)
+                    return Delivery(outcome="retry")
+                if fitted is None:
+                    return await self._too_large(job, where)
+                post = fitted
+            text, file = post
+            try:
+                return await self._send(job, where, text, file=file, view=self._after_video(job))
             except discord.HTTPException as exc:
                 if exc.status == 413 or exc.code in TOO_LARGE_CODES:
                     return await self._too_large(job, where)
                 raise
+
+    async def _fitted(self, job: Job, path: Path, size: int) -> tuple[str, discord.File] | None:
+        """The text and file for a video over the member's limit: a copy transcoded to fit,
+        else the middle frame with the plain reason; None when the file cannot be read."""
+        limit = job.filesize_limit
+        room = max(1, limit - MESSAGE_ROOM)
+        s = job.storyboard.settings
+        fields: dict[str, object] = {
+            "mention": f"<@{job.user_id}>",
+            "task_id": job.task_id,
+            "job": job.id,
+            "seconds": s.seconds,
+            "model": s.model,
+            "original": human_size(size),
+            "limit": human_size(limit),
+        }
+        fitted = path.with_name(f"fitted-{job.id}.mp4")
+        try:
+            result = await self.bot.transcoder.fit(path, fitted, room)
+        except CannotFit:
+            log.info("job=%s: no playable video of it fits in %d bytes; a still", job.id, room)
+        except Unreadable as exc:
+            log.warning("job=%s task_id=%s: cannot read the video: %s", job.id, job.task_id, exc)
+            return None
+        else:
+            text = t(
+                "delivery.compressed",
+                job.locale,
+                size=human_size(result.size),
+                resolution=f"{result.width}x{result.height}",
+                **fields,
+            )
+            return clip(text), discord.File(fitted, filename=path.name)
+        try:
+            still = await self.bot.transcoder.still(path, max_bytes=room)
+        except (CannotFit, Unreadable) as exc:
+            log.warning("job=%s: no still frame fits either (%s)", job.id, exc)
+            return None
+        text = t("delivery.still", job.locale, **fields)
+        return clip(text), discord.File(io.BytesIO(still), filename=f"storyboard-{job.id}.jpg")
 
     async def _too_large(self, job: Job, where: discord.PartialMessageable) -> Delivery:
         link = video_link(job)

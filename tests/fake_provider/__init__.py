@@ -20,6 +20,7 @@ fp.inject(Fault(route="create", kind="accept_then_status", status=524,
 fp.inject(Fault(route="retrieve", status=429, retry_after=60, window=60))  # a storm
 fp.inject(Fault(route="content", variant="thumbnail", status=500))  # the still only
 fp.set_status(job_id, "succeeded"); fp.expire_content(job_id); fp.hide_new_jobs(30)
+fp.serve_video(mp4_bytes)  # every job's video is this real MP4 (tests/video_samples.py)
 ```
 
 Routes (both dialects): POST /v1/videos, GET /v1/videos, GET/DELETE

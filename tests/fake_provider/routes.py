@@ -41,6 +41,7 @@ class VideoRoutes:
     expires_seconds: float | None
     id_prefix: str | None
     content_size: int
+    video_bytes: bytes | None
     poll_after_ms: int | None
     status_names: dict[str, str]
     task_id_only: bool
@@ -151,10 +152,10 @@ class VideoRoutes:
             raise ApiError(409, message, code="video_not_ready")
         if job.expired:
             raise ApiError(404, f"The content of video '{job.id}' has expired.", code="expired")
-        return web.Response(
-            body=fake_content(job.id, cast(Variant, variant), self.content_size),
-            content_type=VARIANT_CONTENT_TYPES[variant],
-        )
+        body = fake_content(job.id, cast(Variant, variant), self.content_size)
+        if variant == "video" and self.video_bytes is not None:
+            body = self.video_bytes
+        return web.Response(body=body, content_type=VARIANT_CONTENT_TYPES[variant])
 
     async def _list(self, request: web.Request) -> web.Response:
         if not self.list_route:  # new-api relays: no GET /v1/videos

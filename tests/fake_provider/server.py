@@ -90,6 +90,7 @@ class FakeProvider(VideoRoutes):
         self.run_seconds = run_seconds
         self.poll_after_ms = poll_after_ms
         self.content_size = content_size
+        self.video_bytes: bytes | None = None
         self.expires_seconds = expires_seconds
         self.isolate_keys = isolate_keys
         self.id_prefix = id_prefix
@@ -233,8 +234,15 @@ class FakeProvider(VideoRoutes):
         job.content_expired = True
         return job
 
+    def serve_video(self, data: bytes | None) -> None:
+        """The content route serves `data` as every job's video from now on (a real MP4 a
+        test made; None: the noise-filled fake MP4 of `content_size` again)."""
+        self.video_bytes = data
+
     def content_of(self, job_id: str, variant: Variant = "video") -> bytes:
         """The bytes the content route serves for a job."""
+        if variant == "video" and self.video_bytes is not None:
+            return self.video_bytes
         return fake_content(job_id, variant, self.content_size)
 
     def requests_to(self, route: Route) -> list[RecordedRequest]:

@@ -1,0 +1,85 @@
+"""Transcodes off the event loop, a bounded number at once (`[media] transcode_slots`).
+
+A transcode takes about a core for about the video's length: run on the event loop it would
+stall tracking and every acknowledgement for that long, so it runs in a thread. The slots
+bound CPU and memory; the queue bounds how many deliveries wait for a slot, since each
+waiting delivery holds one of the tracker's workers.
+
+A thread cannot be cancelled: a cancelled caller returns at once, the transcode is told to
+stop between two frames, and its slot is free only when the thread has really ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.video_fit import FitResult, first_frame_jpeg, fit_video, still_frame
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class TranscoderBusy(Exception):
+    """Every slot is taken and the queue is full: try again later."""
+
+
+class Transcoder:
+    def __init__(self, slots: int = 1, queue: int = 4) -> None:
+        self.slots, self.queue = slots, queue
+        self._slots = asyncio.Semaphore(slots)
+        self._queue = queue
+        self._waiting = 0
+        self._stop = threading.Event()
+        self._threads: set[asyncio.Future[Any]] = set()
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a slot now."""
+        return self._waiting
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        if self._slots.locked() and self._waiting >= self._queue:
+            raise TranscoderBusy
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            thread = asyncio.ensure_future(asyncio.to_thread(work))
+        except BaseException:
+            self._slots.release()
+            raise
+        self._threads.add(thread)
+        thread.add_done_callback(self._ended)
+        # Shielded: a cancelled caller leaves, the thread (and its slot) ends on its own.
+        return await asyncio.shield(thread)
+
+    def _ended(self, thread: asyncio.Future[Any]) -> None:
+        self._threads.discard(thread)
+        self._slots.release()
+        if not thread.cancelled() and thread.exception() is not None:
+            log.debug("transcode ended with %r", thread.exception())
+
+    async def fit(self, src: Path, dst: Path, limit_bytes: int) -> FitResult:
+        """`bot.video_fit.fit_video` in a thread, in a slot."""
+        return await self._run(lambda: fit_video(src, dst, limit_bytes, stop=self._stop))
+
+    async def still(self, src: Path, max_bytes: int | None = None) -> bytes:
+        """The middle frame as a JPEG (`bot.video_fit.still_frame`), in a thread and a slot."""
+        return await self._run(lambda: still_frame(src, max_bytes))
+
+    async def thumbnail(self, src: Path, max_bytes: int | None = None) -> bytes:
+        """A frame of the first second as a JPEG (`bot.video_fit.first_frame_jpeg`)."""
+        return await self._run(lambda: first_frame_jpeg(src, max_bytes))
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Ask running transcodes to stop and wait up to `grace` seconds for them."""
+        self._stop.set()
+        if self._threads:
+            await asyncio.wait(set(self._threads), timeout=grace)
