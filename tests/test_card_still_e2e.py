@@ -74,6 +74,7 @@ async def test_the_done_card_shows_a_still_of_the_videos_first_second(
     job = await world.job(job.id)
     [video] = deliveries(world, job.thread_id)
     assert video.files[0][1] == wide  # posted whole, before and apart from the still
+    assert (job.delivery_error, job.delivery_failures) == (None, 0)
     assert fields_of(world, job.card_message_id)["Status"] == "Completed"
     # The relay offers no still: nothing was asked of it but the video.
     assert [r.query for r in world.provider.requests_to("content")] == [{}]
@@ -99,7 +100,7 @@ async def test_the_done_card_shows_a_still_of_the_videos_first_second(
 
 
 async def test_a_video_that_cannot_be_decoded_is_delivered_without_a_still(
-    world: World,
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The fake provider's default video: an MP4 header over noise.
     job = await world.submitted_job("A kite lands.")
@@ -109,7 +110,10 @@ async def test_a_video_that_cannot_be_decoded_is_delivered_without_a_still(
     assert job.task_id is not None
     [video] = deliveries(world, job.thread_id)
     assert video.files[0][1] == world.provider.content_of(job.task_id)
-    assert job.delivery_error is None
+    assert (job.delivery_error, job.delivery_failures) == (None, 0)
+    # At the first attempt: the admin's log shows no failed delivery, only the missing still.
+    assert not [r for r in caplog.records if r.name == "bot.tracker" and "failed" in r.message]
+    assert [r.message for r in caplog.records if "no still for the card" in r.message]
     card = card_of(world, job.card_message_id)
     assert fields_of(world, job.card_message_id)["Status"] == "Completed"
     assert "thumbnail" not in card["embeds"][0]
