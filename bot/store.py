@@ -26,6 +26,7 @@ from bot.draft_store import DraftStore
 from bot.echo_store import EchoStore
 from bot.moderation import failure_key
 from bot.storyboard import ValidStoryboard
+from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
 
 log = logging.getLogger(__name__)
@@ -447,6 +448,22 @@ class Store:
             if row
             else None
         )
+
+    async def keep_still(self, job_id: int, filename: str, data: bytes) -> None:
+        """The still made from a delivered video, for its card (replaces an earlier one)."""
+        async with self._write:
+            await self._db.execute(
+                "INSERT OR REPLACE INTO job_stills (job_id, filename, data) VALUES (?, ?, ?)",
+                (job_id, filename, data),
+            )
+            await self._db.commit()
+
+    async def job_still(self, job_id: int) -> Thumbnail | None:
+        async with self._db.execute(
+            "SELECT filename, data FROM job_stills WHERE job_id = ?", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return Thumbnail(filename=row[0], data=bytes(row[1])) if row else None
 
     async def record_poll(self, job_id: int, video: VideoJob) -> Job:
         """Keep the provider's answer; a terminal status finishes the job.

@@ -14,6 +14,7 @@ from bot.drafts import Draft, DraftState
 from bot.echo_store import FormEcho
 from bot.store import Job, NewJob, Resolution
 from bot.storyboard import StoryboardSettings
+from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
 
 
@@ -168,6 +169,12 @@ class StoreApi(Protocol):
         """A guild's job by its number (`12`, `#12`) or the provider's task id."""
 
     async def job_image(self, job_id: int) -> ReferenceImage | None: ...
+
+    async def keep_still(self, job_id: int, filename: str, data: bytes) -> None:
+        """The still made from a delivered video, for its card (replaces an earlier one)."""
+
+    async def job_still(self, job_id: int) -> Thumbnail | None:
+        """The still kept by `keep_still`, if any."""
 
     async def record_poll(self, job_id: int, video: VideoJob) -> Job:
         """Keep the provider's answer; a terminal status finishes the job."""

@@ -42,8 +42,8 @@ class Transcoder:
         """Callers waiting for a slot now."""
         return self._waiting
 
-    async def _run(self, work: Callable[[], T]) -> T:
-        if self._slots.locked() and self._waiting >= self._queue:
+    async def _run(self, work: Callable[[], T], *, wait: bool = True) -> T:
+        if self._slots.locked() and (not wait or self._waiting >= self._queue):
             raise TranscoderBusy
         self._waiting += 1
         try:
@@ -74,9 +74,18 @@ class Transcoder:
         """The middle frame as a JPEG (`bot.video_fit.still_frame`), in a thread and a slot."""
         return await self._run(lambda: still_frame(src, max_bytes))
 
-    async def thumbnail(self, src: Path, max_bytes: int | None = None) -> bytes:
-        """A frame of the first second as a JPEG (`bot.video_fit.first_frame_jpeg`)."""
-        return await self._run(lambda: first_frame_jpeg(src, max_bytes))
+    async def thumbnail(
+        self,
+        src: Path,
+        max_bytes: int | None = None,
+        long_side: int | None = None,
+        *,
+        wait: bool = True,
+    ) -> bytes:
+        """A frame of the first second as a JPEG (`bot.video_fit.first_frame_jpeg`). With
+        `wait=False`, `TranscoderBusy` at once when no slot is free now (a still is not
+        worth queueing behind a transcode that takes about a video's length)."""
+        return await self._run(lambda: first_frame_jpeg(src, max_bytes, long_side), wait=wait)
 
     async def close(self, grace: float = 1.0) -> None:
         """Ask running transcodes to stop and wait up to `grace` seconds for them."""

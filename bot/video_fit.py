@@ -316,8 +316,14 @@ def still_frame(src: Path, max_bytes: int | None = None) -> bytes:
     return _jpeg(_frame_at(src, middle), max_bytes)
 
 
-def first_frame_jpeg(src: Path, max_bytes: int | None = None) -> bytes:
+def first_frame_jpeg(
+    src: Path, max_bytes: int | None = None, long_side: int | None = None
+) -> bytes:
     """A thumbnail from the video's first second: the frame at 1 s (or the middle of a
-    shorter video), as a first frame is often black while the scene fades in."""
+    shorter video), as a first frame is often black while the scene fades in; scaled down
+    (never up) to at most `long_side` pixels on its longer side if given."""
     at = min(1.0, probe(src).duration / 2)
-    return _jpeg(_frame_at(src, at), max_bytes)
+    image = _frame_at(src, at)
+    if long_side is not None:
+        image.thumbnail((long_side, long_side))
+    return _jpeg(image, max_bytes)

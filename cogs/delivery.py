@@ -23,6 +23,7 @@ import discord
 from discord import ui
 
 from bot.bot import StoryboardBot
+from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.moderation import is_moderation
 from bot.store import Job
@@ -46,6 +47,11 @@ CLOCK_SLACK = dt.timedelta(seconds=5)
 MESSAGE_ROOM = 8 * 1024
 # Discord error codes for "the file is over the upload limit".
 TOO_LARGE_CODES = frozenset({40005})
+# The card's still when the provider offers none: a thumbnail, so small (an embed shows it
+# at about 80 px; a click opens it larger).
+STILL_MAX_BYTES = 200 * 1024
+STILL_LONG_SIDE = 480
+STILL_NAME = "thumbnail.jpg"
 
 
 def character_details(job: Job) -> str:
@@ -335,11 +341,34 @@ class Deliverer:
                 post = fitted
             text, file = post
             try:
-                return await self._send(job, where, text, file=file, view=self._after_video(job))
+                sent = await self._send(job, where, text, file=file, view=self._after_video(job))
             except discord.HTTPException as exc:
                 if exc.status == 413 or exc.code in TOO_LARGE_CODES:
                     return await self._too_large(job, where)
                 raise
+            # After the post, so the member never waits on it; before the card's last edit.
+            await self._keep_still(job, path)
+            return sent
+
+    async def _keep_still(self, job: Job, path: Path) -> None:
+        """The card's still, made from the downloaded video while it is here, when the
+        provider offers none (the card's edits attach it, `cogs.job_progress`). Decoration:
+        it never waits for a busy transcoder, and a failure is logged, never raised, since
+        the video is already posted and a raise would have it delivered again."""
+        try:
+            if self.bot.tracker.client_for(job).profile.allows("thumbnail"):
+                return
+        except StoryboardError:
+            pass  # no key any more: the card cannot ask the provider either
+        try:
+            data = await self.bot.transcoder.thumbnail(
+                path, STILL_MAX_BYTES, STILL_LONG_SIDE, wait=False
+            )
+            await self.bot.store.keep_still(job.id, STILL_NAME, data)
+        except TranscoderBusy:
+            log.info("job=%s: every transcode slot is busy; the card goes without a still", job.id)
+        except Exception as exc:  # unreadable video, a still that cannot fit, the database
+            log.warning("job=%s task_id=%s: no still for the card (%r)", job.id, job.task_id, exc)
 
     async def _fitted(self, job: Job, path: Path, size: int) -> tuple[str, discord.File] | None:
         """The text and file for a video over the member's limit: a copy transcoded to fit,

@@ -66,13 +66,22 @@ async def _edit_card(
     card = bot.get_partial_messageable(channel_id, guild_id=job.guild_id)
     profile = bot.config.settings_for(job.guild_id).profile
     attachments: list[discord.File] | None = None
-    client = _thumbnail_client(bot, job)
-    if client is not None and job.task_id is not None:
-        # Sent on every edit of a finished card (an empty list drops an old one): an embed
-        # that stops naming its attachment would show it as a loose file.
-        thumbnail = await fetch_thumbnail(client, job.task_id)
-        attachments = [_file(thumbnail)] if thumbnail else []
-        facts = facts.model_copy(update={"thumbnail": thumbnail.filename if thumbnail else None})
+    if _delivered_video(job):
+        # The provider's still where it offers one, else the one delivery made from the
+        # video (kept in the store, so it outlives a restart).
+        client = _thumbnail_client(bot, job)
+        thumbnail = None
+        if client is not None and job.task_id is not None:
+            thumbnail = await fetch_thumbnail(client, job.task_id)
+        if thumbnail is None:
+            thumbnail = await bot.store.job_still(job.id)
+        if client is not None or thumbnail is not None:
+            # Sent on every edit of a finished card (an empty list drops an old one): an
+            # embed that stops naming its attachment would show it as a loose file.
+            attachments = [_file(thumbnail)] if thumbnail else []
+            facts = facts.model_copy(
+                update={"thumbnail": thumbnail.filename if thumbnail else None}
+            )
     embed, view = build_card(job, facts=facts), card_view(job, profile)
     message = card.get_partial_message(message_id)
     try:
@@ -89,11 +98,14 @@ async def _edit_card(
     return True
 
 
+def _delivered_video(job: Job) -> bool:
+    """Only a delivered video's card shows a still (so a slow one never holds its delivery
+    up, and delivery has made ours by then)."""
+    return job.state == "completed" and job.kind == "video" and job.delivered_at is not None
+
+
 def _thumbnail_client(bot: StoryboardBot, job: Job) -> VideoClient | None:
-    """For a delivered video (so a slow still never holds its delivery up), the client of
-    the key that made it, if its provider offers stills."""
-    if job.state != "completed" or job.kind != "video" or job.delivered_at is None:
-        return None
+    """The client of the key that made the job, if its provider offers stills."""
     try:
         client = bot.tracker.client_for(job)
     except StoryboardError:  # the guild has no key any more: no still

@@ -221,7 +221,7 @@ async def test_jobs_stored_before_the_model_column_get_theirs(tmp_path: Path) ->
         db.executescript(
             "DROP INDEX jobs_durations; DROP INDEX jobs_guild_durations;"
             " ALTER TABLE jobs DROP COLUMN model; ALTER TABLE jobs DROP COLUMN progress_message_id;"
-            " DROP TABLE form_echoes; PRAGMA user_version = 5;"
+            " DROP TABLE form_echoes; DROP TABLE job_stills; PRAGMA user_version = 5;"
         )
     db.close()
     store = await Store.open(path)

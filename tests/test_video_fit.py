@@ -245,6 +245,34 @@ async def test_transcodes_wait_for_a_slot_and_a_full_queue_is_refused(
     assert most == 1  # never two at once in one slot
 
 
+async def test_a_card_still_does_not_wait_for_a_busy_slot(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Delivery's still for the card (`wait=False`) is skipped while a transcode holds the
+    slot, though the queue has room; with the slot free it is made, scaled down."""
+    started = threading.Event()
+    release = threading.Event()
+
+    def blocking_fit(src: Path, dst: Path, limit: int, **_: object) -> FitResult:
+        started.set()
+        release.wait(30)
+        return FitResult(size=1, duration=1.0, width=2, height=2, encodes=1)
+
+    monkeypatch.setattr(transcoder_module, "fit_video", blocking_fit)
+    transcoder = Transcoder(slots=1, queue=4)
+    first = asyncio.create_task(transcoder.fit(small, tmp_path / "a.mp4", 1))
+    await asyncio.to_thread(started.wait, 30)
+    try:
+        with pytest.raises(TranscoderBusy):
+            await transcoder.thumbnail(small, 200_000, 160, wait=False)
+        assert transcoder.waiting == 0  # it did not queue
+    finally:
+        release.set()
+    await first
+    still = Image.open(io.BytesIO(await transcoder.thumbnail(small, 200_000, 160, wait=False)))
+    assert (still.format, still.size) == ("JPEG", (160, 120))
+
+
 async def test_a_cancelled_caller_frees_its_slot_only_when_the_thread_ends(
     small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
