@@ -13,7 +13,7 @@ import io
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,6 +330,49 @@ async def stop_or_show_why(world: World) -> None:
     raise AssertionError(f"the bot did not stop within {STOP_WITHIN:.0f} s\n{out.getvalue()}")
 
 
+@asynccontextmanager
+async def running_world(
+    fd: FakeDiscord, provider: FakeProvider, data_dir: Path
+) -> AsyncIterator[World]:
+    """The real bot on both fakes (already started), with the standard guilds and members
+    and its database under `data_dir`; stopped on exit. The `world` fixture, and tools
+    that drive the bot without pytest (tests/transcript.py), start here."""
+    std = add_standard_guild(fd)
+    # A moderator: Manage Messages, nothing more.
+    std.guild.roles.append(Role(MOD_ROLE_ID, "Mods", Perm.MANAGE_MESSAGES, position=3))
+    mod = Member(MOD_ID, "mod", roles=[MOD_ROLE_ID], global_name="Mod")
+    std.guild.members.append(mod)
+    carol = Member(CAROL_ID, "carol", global_name="Carol")
+    second_channel = Channel(SECOND_CHANNEL_ID, "studio")
+    second = fd.add_guild(
+        SECOND_GUILD_ID, name="Second", channels=[second_channel], members=[carol]
+    )
+    no_key_channel = Channel(NO_KEY_CHANNEL_ID, "lobby")
+    no_key = fd.add_guild(
+        NO_KEY_GUILD_ID, name="No Key", channels=[no_key_channel], members=[carol]
+    )
+    config = config_for(provider, fd, data_dir / "storyboard.sqlite3")
+    world = World(
+        fd=fd,
+        provider=provider,
+        bot=StoryboardBot(config),
+        config=config,
+        std=std,
+        second=second,
+        second_channel=second_channel,
+        carol=carol,
+        mod=mod,
+        no_key=no_key,
+        no_key_channel=no_key_channel,
+        secrets=config.secrets(),
+    )
+    await world.start_bot()
+    try:
+        yield world
+    finally:
+        await stop_or_show_why(world)
+
+
 @pytest_asyncio.fixture
 async def world(
     fake_discord: FakeDiscord,
@@ -340,41 +383,8 @@ async def world(
 ) -> AsyncIterator[World]:
     caplog.set_level(logging.INFO)
     with ErrorCatcher().attached() as errors:
-        fd = fake_discord
-        std = add_standard_guild(fd)
-        # A moderator: Manage Messages, nothing more.
-        std.guild.roles.append(Role(MOD_ROLE_ID, "Mods", Perm.MANAGE_MESSAGES, position=3))
-        mod = Member(MOD_ID, "mod", roles=[MOD_ROLE_ID], global_name="Mod")
-        std.guild.members.append(mod)
-        carol = Member(CAROL_ID, "carol", global_name="Carol")
-        second_channel = Channel(SECOND_CHANNEL_ID, "studio")
-        second = fd.add_guild(
-            SECOND_GUILD_ID, name="Second", channels=[second_channel], members=[carol]
-        )
-        no_key_channel = Channel(NO_KEY_CHANNEL_ID, "lobby")
-        no_key = fd.add_guild(
-            NO_KEY_GUILD_ID, name="No Key", channels=[no_key_channel], members=[carol]
-        )
-        config = config_for(fake_provider, fd, tmp_path / "storyboard.sqlite3")
-        world = World(
-            fd=fd,
-            provider=fake_provider,
-            bot=StoryboardBot(config),
-            config=config,
-            std=std,
-            second=second,
-            second_channel=second_channel,
-            carol=carol,
-            mod=mod,
-            no_key=no_key,
-            no_key_channel=no_key_channel,
-            secrets=config.secrets(),
-        )
-        await world.start_bot()
-        try:
+        async with running_world(fake_discord, fake_provider, tmp_path) as world:
             yield world
-        finally:
-            await stop_or_show_why(world)
     # A message missing a field, or an error we did not foresee, in setup, the test or
     # the stop, fails the test that caused it. A test that provokes one on purpose says
     # which with `@pytest.mark.expected_errors(...)`.
