@@ -235,9 +235,13 @@ async def test_buttons_after_completion_and_an_old_cancel(world: World) -> None:
     )
     [video] = [c for c in posts_in(world, job.thread_id) if c.files]
     assert int(video.response["id"]) == job.delivery_message_id
+    edits = len(world.fd.calls_to(EDIT))
     ix = await press(world, running, f"sb:cancel:{job.id}", stale=True)
     assert "is now: Completed" in await answered(world, ix)
     assert world.provider.requests_to("delete") == []
+    # The old card is drawn again (waited for: a stop in the middle of that edit would cut
+    # it off).
+    await world.wait_until(lambda: [c.status for c in world.fd.calls_to(EDIT)[edits:]] == [200])
 
 
 async def test_retry_on_a_failed_character_job_makes_the_character_again(world: World) -> None:
