@@ -48,6 +48,8 @@ LOST_AFTER_LOOKS = 3
 
 
 DeliveryOutcome = Literal["delivered", "retry", "permanent"]
+# The start of `Job.delivery_error` for a job whose outcome no channel of it would take.
+NOT_POSTED = "not posted:"
 
 
 class Delivery(BaseModel):
@@ -115,6 +117,8 @@ def visible_state(job: Job) -> str:
         return f"{job.state}:{job.resolution or 'looking'}"
     if job.state == "completed" and job.delivery_message_id is not None:
         return "completed:delivered"  # the card gains a link to the video
+    if job.state == "completed" and (job.delivery_error or "").startswith(NOT_POSTED):
+        return "completed:not_posted"  # the card says why the member has no video
     return job.state
 
 

@@ -21,7 +21,8 @@ from bot.i18n import pick_locale, t
 from bot.invite import missing_permissions
 from bot.logs import mask_more_secrets
 from bot.store import Job
-from cogs.delivery_refused import NOT_POSTED, not_posted_reason
+from bot.tracker import NOT_POSTED
+from cogs.delivery_refused import not_posted_reason
 from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)

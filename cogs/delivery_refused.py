@@ -11,14 +11,12 @@ import discord
 
 from bot.i18n import has, t
 from bot.store import Job
-from bot.tracker import video_link
+from bot.tracker import NOT_POSTED, video_link
 
 # Discord's JSON error codes: 50001 Missing Access (can't see the channel), 50013 Missing
 # Permissions (sees it, may not do this: Attach Files, Send Messages in Threads...).
 MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
-# The start of `Job.delivery_error` for a job whose outcome was posted nowhere.
-NOT_POSTED = "not posted:"
 
 
 def not_attached_text(job: Job) -> str:
@@ -36,6 +34,17 @@ def not_posted_error(exc: discord.HTTPException) -> str:
     if exc.code == MISSING_ACCESS:
         return f"{NOT_POSTED} missing_access"
     return f"{NOT_POSTED} missing_permissions"
+
+
+def is_not_posted(job: Job) -> bool:
+    """Whether the job's outcome was posted nowhere (no channel of it would take it)."""
+    return (job.delivery_error or "").startswith(NOT_POSTED)
+
+
+def not_posted_line(job: Job, locale: str) -> str:
+    """The card's words for a video no channel would take: why, and who can fix it."""
+    reason = not_posted_reason(job.delivery_error, locale)
+    return t("delivery_refused.card_line", locale, reason=reason, task_id=job.task_id or "-")
 
 
 def not_posted_reason(error: str | None, locale: str) -> str:

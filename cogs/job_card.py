@@ -7,6 +7,7 @@ import discord
 from bot.card_facts import CardFacts, Estimate
 from bot.i18n import t
 from bot.store import Job
+from cogs.delivery_refused import is_not_posted, not_posted_line
 
 SCENE_PREVIEW = 300
 COLOURS = {
@@ -106,7 +107,12 @@ def progress_line(job: Job, locale: str, facts: CardFacts | None = None) -> str 
         return queued_line(job, locale, facts.queue_place)
     if job.state == "completed" and job.finished_at is not None:
         took = job.finished_at - (job.submitted_at or job.created_at)
-        return t("card.done_in", locale, took=human_duration(took, locale))
+        done = t("card.done_in", locale, took=human_duration(took, locale))
+        if is_not_posted(job):
+            # No channel of the job took the video: the card is where the member can
+            # still read why (editing our own message needs no Send permission).
+            return f"{done} · {not_posted_line(job, locale)}"
+        return done
     if job.state in ("failed", "submit_failed") and job.error_key:
         fields = {k: v for k, v in job.error_fields.items()}
         reason = " ".join(t(job.error_key, locale, **fields).split())

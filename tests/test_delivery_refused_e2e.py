@@ -18,6 +18,13 @@ def deny_bot(world: World, perms: int) -> None:
     world.std.text.overwrites.append(Overwrite(bot_role_id(world), deny=perms))
 
 
+def progress_of(world: World, card_id: int | None) -> str:
+    """The Progress line of the card as the channel shows it now."""
+    assert card_id is not None
+    embed = world.fd.world.messages[card_id]["embeds"][0]
+    return next((f["value"] for f in embed["fields"] if f["name"] == "Progress"), "")
+
+
 def expect_refusals(world: World) -> None:
     for call in world.fd.calls_to(SEND):
         if call.status == 403:
@@ -69,6 +76,12 @@ async def test_a_job_no_channel_will_take_is_listed_for_the_servers_admins_only(
     job = await world.job(job.id)
     expect_refusals(world)
     assert job.delivery_error == "not posted: missing_permissions"
+    # The member reads why on the card, the one message of theirs the bot can still edit.
+    await world.wait_until(lambda: "couldn't post" in progress_of(world, job.card_message_id))
+    assert progress_of(world, job.card_message_id).endswith(
+        " · I couldn't post the video: I may not post there (Missing Permissions). Ask a server"
+        f" admin to fix my permissions; the provider keeps it as task `{job.task_id}`."
+    )
     fields = await admin_fields(world, world.std.guild, world.std.text, world.std.admin)
     assert fields["Not posted (last 7 days): fix my permissions there"] == (
         f"#{job.id} `{job.task_id}` · <@{world.std.alice.id}> · <#{job.thread_id}> ·"
