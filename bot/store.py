@@ -198,6 +198,11 @@ class Store:
         """
         now = time.time()
         async with self._write:
+            # A known key first: a second submit of a form that already made its job is
+            # "already submitted", never a quota refusal (whose Fix would pay again).
+            known = await self.job_by_request_key(new.request_key)
+            if known is not None:
+                raise DuplicateRequest(known.id)
             if quota is not None and quota.limits_anything:
                 usage = await self.usage_now(new.guild_id, new.user_id, quota.day_start(now))
                 seconds = 0 if new.character else new.storyboard.settings.seconds

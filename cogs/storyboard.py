@@ -422,6 +422,13 @@ class StoryboardCog(commands.Cog):
     ) -> None:
         if modal.image_lost:
             await interaction.response.defer(ephemeral=True, thinking=True)
+            made = await self.bot.store.job_by_request_key(f"quick:{modal.nonce}")
+            if made is not None and made.state != "submit_failed":
+                # The same form already made its job (a second submit after a restart):
+                # say so, with no Fix that would pay again.
+                error = StoryboardError("storyboard.already_submitted", job=made.id)
+                await report_error(interaction, error, modal.locale)
+                return
             await refuse(
                 self.bot,
                 interaction,

@@ -286,3 +286,39 @@ async def test_fix_follows_the_servers_access_rules(world: World) -> None:
     assert said(fix).startswith("The bot can only be used in <#1200000000000000999>")
     world.bot.config = with_guild(world)
     assert field_values(await press_fix(world, sub)) == ["[4s] A lantern."]
+
+
+# 5. A form that already made its job is never refused with a Fix (a Fix would pay again)
+
+
+async def test_a_double_submit_in_the_cooldown_is_already_submitted_not_a_refusal(
+    world: World,
+) -> None:
+    """The second submit of the same form arrives inside the cooldown its first submit
+    started: it is the same job, not a quota refusal with a Fix that would pay again."""
+    world.bot.config = with_guild(world, cooldown_seconds=600)
+    ix = await world.open_storyboard(shots=1, seconds=10)
+    first = await world.submit(ix, ["A single cat."])
+    again = await world.submit(ix, ["A single cat."])
+    [job] = await world.jobs()
+    assert "is queued" in followup_text(first)
+    assert followup_text(again).startswith(f"This storyboard was already submitted (job #{job.id})")
+    assert not [i for i in reply_buttons(again) if i.startswith("sb:fix:")]
+    assert len(world.provider.requests_to("create")) == 1
+
+
+async def test_a_form_with_a_lost_image_that_already_made_its_job_offers_no_fix(
+    world: World,
+) -> None:
+    """Submitted to the live form, then again after a restart lost the form's image: the
+    job exists, so the answer is "already submitted", with no Fix to attach it again."""
+    image = world.fd.attachment("kite.png", png_bytes(), "image/png")
+    ix = await world.open_storyboard(shots=1, seconds=10, image=image)
+    first = await world.submit(ix, ["A red kite."])
+    assert "is queued" in followup_text(first)
+    await world.restart()
+    again = await world.submit(ix, ["A red kite."])
+    [job] = await world.jobs()
+    assert followup_text(again).startswith(f"This storyboard was already submitted (job #{job.id})")
+    assert not [i for i in reply_buttons(again) if i.startswith("sb:fix:")]
+    assert len(world.provider.requests_to("create")) == 1
