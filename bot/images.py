@@ -60,7 +60,6 @@ JPEG_QUALITY = 90
 # it says anything about the member or their camera.
 _OWN_INFO = frozenset({"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi"})
 # PNG chunks that carry metadata (EXIF, text, colour profile, time).
-_PNG_METADATA = (b"eXIf", b"tEXt", b"iTXt", b"zTXt", b"iCCP", b"tIME")
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -183,6 +182,9 @@ def _already_prepared(image: ReferenceImage, fit: Fit | None) -> bool:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(image.data)) as img:
                 kind, size, info = img.format, img.size, set(img.info)
+                # Every JPEG segment, including those Pillow keeps out of `info`
+                # (extended XMP, vendor APPn blocks, comments).
+                segments = [marker for marker, _ in getattr(img, "applist", [])]
     except (
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
@@ -197,11 +199,29 @@ def _already_prepared(image: ReferenceImage, fit: Fit | None) -> bool:
         return False
     if info - _OWN_INFO:
         return False  # EXIF, XMP, a colour profile, a comment, transparency by key...
-    if kind == "PNG" and any(chunk in image.data for chunk in _PNG_METADATA):
-        return False  # a false alarm (the bytes inside compressed data) only re-encodes
+    if kind == "JPEG" and any(marker != "APP0" for marker in segments):
+        return False  # ours carry only the JFIF header
+    if kind == "PNG" and not _only_pixel_chunks(image.data):
+        return False
     if fit is not None:
         return size == (fit.width, fit.height)
     return max(size) <= MAX_SIDE
+
+
+# The PNG chunks our encoder writes: pixels and how to read them, nothing about anyone.
+_PIXEL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"pHYs"})
+
+
+def _only_pixel_chunks(data: bytes) -> bool:
+    """Whether every chunk of a PNG is one of `_PIXEL_CHUNKS` (a list of what is allowed,
+    not of what is known to leak: an unknown chunk may carry anything)."""
+    at = 8  # past the signature
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        if data[at + 4 : at + 8] not in _PIXEL_CHUNKS:
+            return False
+        at += 12 + length  # length, type, data, CRC
+    return at == len(data)
 
 
 def _prepare(img: Image.Image, fit: Fit | None) -> tuple[Image.Image, bool]:

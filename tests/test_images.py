@@ -391,6 +391,49 @@ def test_an_image_stored_before_cleaning_is_cleaned_before_it_is_sent() -> None:
     assert opened(sent.data).size == (1280, 720)
 
 
+def with_segment(jpeg: bytes, marker: bytes, payload: bytes) -> bytes:
+    """`jpeg` with one more segment right after its start (SOI)."""
+    segment = marker + struct.pack(">H", len(payload) + 2) + payload
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+@pytest.mark.parametrize(
+    ("marker", "payload"),
+    [
+        # Extended XMP and a vendor block: Pillow keeps both out of `info`.
+        (b"\xff\xe1", b"http://ns.adobe.com/xmp/extension/\x00GPS 48.8567 N, 2.2945 E"),
+        (b"\xff\xec", b"Ducky\x00GPS 48.8567 N, 2.2945 E"),
+        (b"\xff\xfe", b"GPS 48.8567 N, 2.2945 E"),  # a comment
+    ],
+)
+def test_a_jpeg_of_the_right_size_with_any_other_segment_is_cleaned(
+    marker: bytes, payload: bytes
+) -> None:
+    from bot.videos_api import ReferenceImage
+
+    made = check_image(phone_jpeg(), "p.jpg", max_bytes=MB, fit=LANDSCAPE)
+    old = ReferenceImage(
+        filename="old.jpg", content_type="image/jpeg", data=with_segment(made.data, marker, payload)
+    )
+    sent = prepare_for_send(old, max_bytes=MB, max_pixels=40_000_000, fit=LANDSCAPE)
+    assert b"48.8567" not in sent.data
+    assert opened(sent.data).size == (1280, 720)
+
+
+def test_a_png_with_a_chunk_we_do_not_write_is_cleaned() -> None:
+    from bot.videos_api import ReferenceImage
+
+    png = encoded(sensor_pixels((1280, 720)), "PNG")
+    body = b"GPS 48.8567 N, 2.2945 E"
+    chunk = struct.pack(">I", len(body)) + b"vpAg" + body
+    chunk += struct.pack(">I", zlib.crc32(b"vpAg" + body))
+    old = ReferenceImage(
+        filename="old.png", content_type="image/png", data=png[:-12] + chunk + png[-12:]
+    )
+    sent = prepare_for_send(old, max_bytes=MB, max_pixels=40_000_000, fit=LANDSCAPE)
+    assert b"48.8567" not in sent.data
+
+
 # -- what the config says ---------------------------------------------------------------
 
 
