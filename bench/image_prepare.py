@@ -46,6 +46,8 @@ from typing import Any
 
 from PIL import ExifTags, Image, ImageDraw, ImageFilter, ImageOps
 
+from bench.rss import reset_peak_rss, status
+
 MB = 1024 * 1024
 SENSOR = (4032, 3024)
 TARGET = (1280, 720)
@@ -109,25 +111,6 @@ def pillow() -> Callable[[bytes], bytes]:
 
 
 # -- the child process ------------------------------------------------------------------
-
-
-def status() -> dict[str, int]:
-    out: dict[str, int] = {}
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                out[name] = int(rest.split()[0]) * 1024
-    return out
-
-
-def reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def child(variant: str, photo: Path, runs: int, images: int, out: Path | None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.rss import reset_peak_rss, status
 from bot.config import GuildSettings, parse_config
 from bot.images import check_image
 from bot.storyboard import Shot, Storyboard, StoryboardSettings, validate_storyboard
@@ -72,25 +73,6 @@ def storyboard() -> Storyboard:
         shots=tuple(Shot(scene=s) for s in SHOTS),
         settings=StoryboardSettings(model=MODEL, seconds=SECONDS),
     )
-
-
-def status() -> dict[str, int]:
-    out: dict[str, int] = {}
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                out[name] = int(rest.split()[0]) * 1024
-    return out
-
-
-def reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
 
 
 class Ours:

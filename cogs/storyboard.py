@@ -19,6 +19,7 @@ from bot.config import MAX_MODAL_SHOTS, GuildSettings
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.quota_view import check_before_form
+from bot.store import Job
 from bot.storyboard import (
     Shot,
     Storyboard,
@@ -496,26 +497,15 @@ class StoryboardCog(commands.Cog):
                     filesize_limit=interaction.filesize_limit,
                 )
                 job = await self.bot.submitter.submit(order)
-        except StoryboardError as error:
-            await refuse(
-                self.bot,
-                interaction,
-                error,
-                locale,
-                echo=echo,
-                settings=settings,
-                fields=fields,
-                image=image,
-                attachment=attachment,
-                stash_id=stash_id,
-            )
-            return
-        if job.state == "submit_failed":
             # Refused by the provider: nothing was made or paid, so a new form may submit.
+            refusal: StoryboardError | Job | None = job if job.state == "submit_failed" else None
+        except StoryboardError as error:
+            refusal = error
+        if refusal is not None:
             await refuse(
                 self.bot,
                 interaction,
-                job,
+                refusal,
                 locale,
                 echo=echo,
                 settings=settings,
