@@ -18,6 +18,7 @@ from bot.config import (
     config_file_warnings,
     load_config,
     mask_secret,
+    shown_url,
 )
 from bot.config_checks import config_warnings
 from bot.errors import StoryboardError
@@ -83,7 +84,7 @@ def _describe_guild(label: str, g: GuildSettings) -> str:
     key = mask_secret(g.api_key) if g.api_key else "(none: cannot submit)"
     return (
         f"{label}: key {key}; "
-        f"profile {g.profile.name} at {g.base_url}; models {', '.join(g.models)}; "
+        f"profile {g.profile.name} at {shown_url(g.base_url)}; models {', '.join(g.models)}; "
         f"lengths {', '.join(map(str, g.allowed_seconds))} s; "
         f"defaults {d.model}, {d.seconds} s, {d.orientation}, "
         f"watermark {'on' if d.watermark else 'off'}, private {'on' if d.private else 'off'}"

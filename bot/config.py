@@ -30,6 +30,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from yarl import URL
 
 from bot.profiles import Orientation, ProfileName, ProviderProfile, get_profile
 
@@ -663,6 +664,18 @@ def config_file_warnings(path: Path) -> list[str]:
             f"chmod 600 {path}"
         ]
     return []
+
+
+def shown_url(url: str) -> str:
+    """`url` as printed for an admin: a password or key put in its user part or query
+    (`https://user:key@relay/v1`, `?key=...`) is not shown."""
+    parsed = URL(url)
+    if parsed.password is not None:
+        parsed = parsed.with_password("****")
+    if parsed.query_string:
+        parsed = parsed.with_query(None).with_fragment(None)
+        return f"{parsed}?****"
+    return str(parsed)
 
 
 def mask_secret(secret: SecretStr | str | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from bot.config import Config
+from bot.config import Config, shown_url
 
 # Values `config.example.toml` ships with, to be replaced (a test reads them from the file).
 EXAMPLE_KEYS = frozenset({"sk-replace-with-this-guilds-key", "sk-the-old-key"})
@@ -44,7 +44,7 @@ def config_warnings(config: Config) -> list[str]:
         out.append(f"{path}: discord.token: still the example's placeholder; paste the bot token")
     if is_example_host(config.file.provider.base_url):
         out.append(
-            f"{path}: provider.base_url: {config.file.provider.base_url} is the example's"
+            f"{path}: provider.base_url: {shown_url(config.file.provider.base_url)} is the example's"
             " placeholder; put your provider's URL"
         )
     for gid, g in config.guilds.items():
@@ -61,7 +61,7 @@ def config_warnings(config: Config) -> list[str]:
             )
         if section.base_url is not None and is_example_host(section.base_url):
             out.append(
-                f"{path}: {where}.base_url: {section.base_url} is the example's placeholder;"
+                f"{path}: {where}.base_url: {shown_url(section.base_url)} is the example's placeholder;"
                 " put your provider's URL"
             )
         if (
@@ -71,7 +71,7 @@ def config_warnings(config: Config) -> list[str]:
         ):
             field = f"{where}.base_url" if section.base_url is not None else "provider.base_url"
             out.append(
-                f"{path}: {field}: {g.base_url} is plain http: guild {gid}'s key would travel"
+                f"{path}: {field}: {shown_url(g.base_url)} is plain http: guild {gid}'s key would travel"
                 " in clear; use https://"
             )
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import GuildSettings
+from bot.config import GuildSettings, shown_url
 from bot.videos_api import (
     AuthFailed,
     NotSupported,
@@ -81,7 +81,7 @@ async def ping_guild(api: VideoApi, label: str, settings: GuildSettings) -> Ping
     if settings.api_key is None:
         return PingResult(ok=True, text=f"{label}: no key: this server can't submit")
     client = api.client_for(settings)
-    where = settings.base_url
+    where = shown_url(settings.base_url)
     try:
         listing = await _list_route(client)
         try:  # a list answer may not prove the key (a 404 before auth): ask for one task

@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.access import QuotaRule
 from bot.bot import StoryboardBot
-from bot.config import ConfigError, GuildSettings, load_config, mask_secret
+from bot.config import ConfigError, GuildSettings, load_config, mask_secret, shown_url
 from bot.config_checks import needs_restart
 from bot.config_scope import split_issues
 from bot.errors import StoryboardError
@@ -50,7 +50,7 @@ def settings_lines(g: GuildSettings, locale: str) -> str:
                 locale,
                 key=mask_secret(g.api_key) if g.api_key else t("admin.no_key", locale),
             ),
-            t("admin.provider", locale, profile=g.profile.name, base_url=g.base_url),
+            t("admin.provider", locale, profile=g.profile.name, base_url=shown_url(g.base_url)),
             t(
                 "admin.models",
                 locale,

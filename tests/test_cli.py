@@ -54,6 +54,24 @@ def test_check_config_on_the_example_exits_0_and_prints_no_key() -> None:
     assert "guild 123456789012345678: key ****-key" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://user:sk-in-the-url-7777@relay.example/v1",
+        "https://relay.example/v1?key=sk-in-the-url-7777",
+    ],
+)
+def test_check_config_shows_no_key_put_in_the_base_url(tmp_path: Path, base_url: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[provider]\nbase_url = "{base_url}"\n[guilds."5"]\napi_key = "sk-secret-5555555"\n'
+    )
+    result = run_cli("check-config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "at https://" in result.stdout and "relay.example/v1" in result.stdout
+    assert "sk-in-the-url" not in result.stdout + result.stderr
+
+
 def test_check_config_names_every_bad_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(
