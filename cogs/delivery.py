@@ -42,12 +42,15 @@ TOO_LARGE_CODES = frozenset({40005})
 
 
 def character_details(job: Job) -> str:
-    """What the provider said about the new character, as far as it said anything."""
+    """What the provider said about the new character, as far as it said anything: its
+    own field names and values, quoted as code (they are ids, not words to translate)."""
     answer = job.provider_answer or {}
     found = [
-        f"{k}: {answer[k]}" for k in CHARACTER_ANSWER_FIELDS if isinstance(answer.get(k), str | int)
+        f"`{k}: {str(answer[k]).replace('`', '')}`"
+        for k in CHARACTER_ANSWER_FIELDS
+        if isinstance(answer.get(k), str | int)
     ]
-    return clip(discord.utils.escape_markdown("; ".join(found)) or "-", REASON_LIMIT)
+    return clip(" · ".join(found), REASON_LIMIT)
 
 
 def delivery_nonce(job: Job) -> str:
@@ -58,11 +61,10 @@ def delivery_nonce(job: Job) -> str:
 
 
 def marker(job: Job) -> re.Pattern[str]:
-    """What every delivery of `job` contains, to recognise our own earlier post: the task id
-    in backticks, or the job's number (not a longer number: #1 is not #12)."""
-    if job.task_id:
-        return re.compile(re.escape(f"`{job.task_id}`"))
-    return re.compile(rf"#{job.id}(?!\d)")
+    """What every delivery of `job` is, to recognise our own earlier post: a message to its
+    member that names the video's number (not a longer number: #1 is not #12). The
+    thread's progress message names it too, but is to no one."""
+    return re.compile(rf"^<@!?{job.user_id}>.*#{job.id}(?!\d)", re.DOTALL)
 
 
 def human_size(size: int) -> str:
@@ -77,7 +79,7 @@ def reason_of(job: Job) -> str:
     fields = {
         k: clip(v, REASON_LIMIT) if isinstance(v, str) else v for k, v in job.error_fields.items()
     }
-    return clip(t(job.error_key or "provider.down", job.locale, **fields), REASON_LIMIT)
+    return clip(t(job.error_key or "provider.down", job.public_locale, **fields), REASON_LIMIT)
 
 
 class Deliverer:
@@ -171,7 +173,7 @@ class Deliverer:
     async def give_up_delivery(self, job: Job) -> None:
         text = t(
             "delivery.gave_up",
-            job.locale,
+            job.public_locale,
             mention=f"<@{job.user_id}>",
             job=job.id,
             task_id=job.task_id or "-",
@@ -208,9 +210,10 @@ class Deliverer:
         if job.state == "completed":  # a character
             return t(
                 "delivery.character_done",
-                job.locale,
+                job.public_locale,
                 mention=mention,
                 task_id=task,
+                job=job.id,
                 details=character_details(job),
             )
         if job.state == "uncertain":
@@ -219,19 +222,25 @@ class Deliverer:
                 if job.resolution == "unlistable"
                 else "delivery.unknown_not_found"
             )
-            return t(key, job.locale, mention=mention, job=job.id)
+            return t(key, job.public_locale, mention=mention, job=job.id)
         if job.state == "expired":
             hours = self.bot.config.file.tracking.resolve_hours
             return t(
                 "delivery.expired",
-                job.locale,
+                job.public_locale,
                 mention=mention,
                 reason=reason_of(job),
+                job=job.id,
                 task_id=task,
                 hours=round(hours),
             )
         return t(
-            "delivery.failed", job.locale, mention=mention, reason=reason_of(job), task_id=task
+            "delivery.failed",
+            job.public_locale,
+            mention=mention,
+            reason=reason_of(job),
+            job=job.id,
+            task_id=task,
         )
 
     async def _send(
@@ -263,7 +272,7 @@ class Deliverer:
         )
         text = t(
             "delivery.short",
-            job.locale,
+            job.public_locale,
             mention=f"<@{job.user_id}>",
             job=job.id,
             task_id=job.task_id or "-",
@@ -290,7 +299,7 @@ class Deliverer:
                 log.warning(
                     "job=%s task_id=%s: the provider no longer keeps the video", job.id, job.task_id
                 )
-                text = t("delivery.gone", job.locale, mention=mention, task_id=job.task_id)
+                text = t("delivery.gone", job.public_locale, mention=mention, job=job.id)
                 sent = await self._send(job, where, text)
                 return sent.model_copy(update={"error": "video no longer at the provider"})
             except VideoApiError as exc:
@@ -304,9 +313,10 @@ class Deliverer:
             s = job.storyboard.settings
             text = t(
                 "delivery.done",
-                job.locale,
+                job.public_locale,
                 mention=mention,
                 task_id=job.task_id,
+                job=job.id,
                 seconds=s.seconds,
                 model=s.model,
                 size=human_size(size),
@@ -329,11 +339,12 @@ class Deliverer:
         key = "delivery.too_large_link" if link else "delivery.too_large"
         text = t(
             key,
-            job.locale,
+            job.public_locale,
             mention=f"<@{job.user_id}>",
             limit=human_size(job.filesize_limit),
             link=link,
             task_id=job.task_id,
+            job=job.id,
         )
         return await self._send(job, where, text)
 
