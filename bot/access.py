@@ -33,11 +33,12 @@ def check_access(settings: GuildSettings, where: Where) -> None:
     if where.is_admin:
         return
     if settings.allowed_role_ids and not where.role_ids & settings.allowed_role_ids:
-        roles = " ".join(f"<@&{r}>" for r in sorted(settings.allowed_role_ids))
+        # A list: each language joins it its own way (`bot.i18n`).
+        roles = tuple(f"<@&{r}>" for r in sorted(settings.allowed_role_ids))
         raise StoryboardError("access.role", roles=roles)
     places = {where.channel_id, where.parent_id}
     if settings.allowed_channel_ids and not places & settings.allowed_channel_ids:
-        channels = " ".join(f"<#{c}>" for c in sorted(settings.allowed_channel_ids))
+        channels = tuple(f"<#{c}>" for c in sorted(settings.allowed_channel_ids))
         raise StoryboardError("access.channel", channels=channels)
 
 

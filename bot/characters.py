@@ -57,7 +57,11 @@ class CharacterSource(BaseModel):
             raise ValueError("give url and timestamps, or from_task")
         return self
 
-    def describe(self) -> str:
+    def description(self) -> tuple[str, dict[str, object]]:
+        """Where the character comes from, as a catalogue key and its fields."""
+        if self.from_job is not None:
+            return "character.from_video", {"job": self.from_job}
         if self.from_task is not None:
-            return f"task {self.from_task}"
-        return f"{self.url} @ {self.timestamps} s"
+            return "character.from_task", {"task_id": self.from_task.replace("`", "")}
+        start, _, end = (self.timestamps or "").partition(",")
+        return "character.from_url", {"url": self.url, "start": start, "end": end}

@@ -189,6 +189,10 @@ class OpsSection(_Section):
         return host, int(tail)
 
 
+# The languages the bot has catalogues for (`bot/locales/`).
+Locale = Literal["en-US", "zh-CN", "zh-TW"]
+
+
 class GuildSection(_Section):
     api_key: SecretStr | None = None
     api_key_env: str | None = None
@@ -218,6 +222,10 @@ class GuildSection(_Section):
     daily_seconds_per_guild: int | None = Field(default=None, ge=1)
     cooldown_seconds: float = Field(default=0.0, ge=0)
     quota_reset_hour_utc: int = Field(default=0, ge=0, le=23)
+    # The language of what everyone in the server reads (cards, threads, deliveries, draft
+    # panels); unset: the server's Discord "preferred locale", else en-US. Replies only
+    # one member sees are always in that member's own Discord language.
+    locale: Locale | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -267,6 +275,7 @@ class GuildSettings(BaseModel):
     daily_seconds_per_guild: int | None = None
     cooldown_seconds: float = 0.0
     quota_reset_hour_utc: int = 0
+    locale: Locale | None = None
 
     @property
     def can_submit(self) -> bool:
@@ -371,6 +380,7 @@ def _resolve(
         daily_seconds_per_guild=g.daily_seconds_per_guild,
         cooldown_seconds=g.cooldown_seconds,
         quota_reset_hour_utc=g.quota_reset_hour_utc,
+        locale=g.locale,
     )
 
 

@@ -31,6 +31,7 @@ class DraftService:
         channel_id: int,
         filesize_limit: int,
         locale: str,
+        guild_locale: str | None,
     ) -> tuple[Draft, Job]:
         """Validate and submit, exactly once however many press Submit; the draft locks.
 
@@ -51,6 +52,7 @@ class DraftService:
             channel_id=channel_id,
             user_id=actor.user_id,
             locale=locale,
+            guild_locale=guild_locale,
             storyboard=draft.storyboard(),
             image=await drafts.image(draft_id),
             filesize_limit=filesize_limit,

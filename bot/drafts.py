@@ -47,6 +47,7 @@ class Draft(BaseModel):
     panel_message_id: int | None
     owner_id: int
     title: str
+    # The panel's language: the server's when the draft was started (`bot.i18n.public_locale`).
     locale: str
     settings: StoryboardSettings
     state: DraftState

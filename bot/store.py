@@ -68,7 +68,10 @@ class NewJob(BaseModel):
     guild_id: int | None
     channel_id: int
     user_id: int
+    # The requester's language, and the server's: what everyone reads (card, thread,
+    # delivery) is in `public_locale` (`bot.i18n.public_locale`).
     locale: str
+    public_locale: str
     storyboard: ValidStoryboard
     image: ReferenceImage | None = None
     filesize_limit: int
@@ -86,6 +89,8 @@ class Job(BaseModel):
     channel_id: int
     user_id: int
     locale: str
+    # The language of what everyone in the server reads about this job; fixed at submit.
+    public_locale: str
     storyboard: ValidStoryboard
     image_name: str | None
     filesize_limit: int
@@ -259,16 +264,17 @@ class Store:
     async def _insert_job(self, new: NewJob, now: float) -> int:
         try:
             async with self._db.execute(
-                """INSERT INTO jobs (request_key, guild_id, channel_id, user_id, locale, storyboard,
-                       image_name, filesize_limit, state, created_at, updated_at, seconds,
-                       kind, character, key_fingerprint, model)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO jobs (request_key, guild_id, channel_id, user_id, locale,
+                       public_locale, storyboard, image_name, filesize_limit, state, created_at,
+                       updated_at, seconds, kind, character, key_fingerprint, model)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     new.request_key,
                     new.guild_id,
                     new.channel_id,
                     new.user_id,
                     new.locale,
+                    new.public_locale,
                     new.storyboard.model_dump_json(),
                     new.image.filename if new.image else None,
                     new.filesize_limit,

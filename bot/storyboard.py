@@ -244,13 +244,13 @@ def check_settings(
     allowed_models = list(models)
     if settings.model not in allowed_models:
         raise StoryboardError(
-            "storyboard.model_not_allowed", model=settings.model, allowed=", ".join(allowed_models)
+            "storyboard.model_not_allowed", model=settings.model, allowed=tuple(allowed_models)
         )
     if settings.seconds not in profile.allowed_seconds:
         raise StoryboardError(
             "storyboard.seconds_not_allowed",
             seconds=settings.seconds,
-            allowed=", ".join(str(s) for s in profile.allowed_seconds),
+            allowed=tuple(profile.allowed_seconds),
         )
     if max_seconds is not None and settings.seconds > max_seconds:
         raise StoryboardError(

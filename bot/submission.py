@@ -18,6 +18,7 @@ from bot.access import QuotaRule
 from bot.characters import CharacterSource
 from bot.config import Config, GuildSettings
 from bot.errors import StoryboardError
+from bot.i18n import public_locale
 from bot.images import fit_for, prepare_for_send
 from bot.job_metadata import create_metadata
 from bot.moderation import failure_key
@@ -56,6 +57,9 @@ class SubmitOrder(BaseModel):
     channel_id: int
     user_id: int
     locale: str
+    # The guild's Discord "preferred locale" (from the interaction), for what everyone
+    # reads when the server has no `locale` setting; None outside a guild.
+    guild_locale: str | None
     storyboard: Storyboard
     image: ReferenceImage | None = None
     filesize_limit: int
@@ -131,6 +135,7 @@ class Submitter:
             channel_id=order.channel_id,
             user_id=order.user_id,
             locale=order.locale,
+            public_locale=public_locale(settings.locale, order.guild_locale),
             storyboard=valid,
             image=image,
             filesize_limit=order.filesize_limit,

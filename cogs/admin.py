@@ -23,6 +23,7 @@ from bot.logs import mask_more_secrets
 from bot.store import Job
 from bot.tracker import NOT_POSTED
 from cogs.delivery_refused import not_posted_reason
+from cogs.job_card import status_text
 from cogs.replies import NO_MENTIONS, reply
 
 log = logging.getLogger(__name__)
@@ -31,17 +32,21 @@ TOP_MEMBERS = 10
 UNDELIVERED_DAYS = 7
 
 
-def _ids(values: frozenset[int], kind: str) -> str:
-    return " ".join(f"<{kind}{v}>" for v in sorted(values)) or "-"
+def _ids(values: frozenset[int], kind: str) -> tuple[str, ...] | str:
+    """Mentions, as a list each language joins its own way; "-" for none."""
+    return tuple(f"<{kind}{v}>" for v in sorted(values)) or "-"
 
 
-def settings_lines(g: GuildSettings, locale: str) -> str:
+def settings_lines(g: GuildSettings, locale: str, now: float) -> str:
     d = g.defaults
+    unlimited = t("admin.unlimited", locale)
+    # The next reset as a Discord timestamp: each admin reads it in their own time zone.
+    reset = QuotaRule.of(g).next_reset(now)
     limits = [
-        t("admin.limit_jobs", locale, value=g.daily_jobs_per_user or "∞"),
-        t("admin.limit_seconds", locale, value=g.daily_seconds_per_guild or "∞"),
+        t("admin.limit_jobs", locale, value=g.daily_jobs_per_user or unlimited),
+        t("admin.limit_seconds", locale, value=g.daily_seconds_per_guild or unlimited),
         t("admin.limit_cooldown", locale, value=f"{g.cooldown_seconds:g}"),
-        t("admin.limit_reset", locale, hour=f"{g.quota_reset_hour_utc:02d}"),
+        t("admin.limit_reset", locale, when=f"<t:{reset}:t>"),
     ]
     return "\n".join(
         [
@@ -54,15 +59,15 @@ def settings_lines(g: GuildSettings, locale: str) -> str:
             t(
                 "admin.models",
                 locale,
-                models=", ".join(g.models),
-                lengths=", ".join(map(str, g.allowed_seconds)),
+                models=g.models,
+                lengths=g.allowed_seconds,
             ),
             t(
                 "admin.defaults",
                 locale,
                 model=d.model,
                 seconds=d.seconds,
-                orientation=d.orientation,
+                orientation=t(f"card.{d.orientation}", locale),
             ),
             t("admin.roles", locale, roles=_ids(g.allowed_role_ids, "@&")),
             t("admin.channels", locale, channels=_ids(g.allowed_channel_ids, "#")),
@@ -83,7 +88,7 @@ def permissions_here(have: discord.Permissions, locale: str) -> str:
     missing = missing_permissions(have)
     if not missing:
         return t("admin_check.all_here", locale)
-    names = ", ".join(t(f"perm.{name}", locale) for name in missing)
+    names = tuple(t(f"perm.{name}", locale) for name in missing)
     return t("admin_check.missing_here", locale, permissions=names)
 
 
@@ -91,7 +96,20 @@ def undelivered_line(job: Job, locale: str) -> str:
     """One job whose outcome no channel took: where, whose, and why."""
     where = job.thread_id or job.card_channel_id or job.channel_id
     reason = not_posted_reason(job.delivery_error, locale)
-    return f"#{job.id} `{job.task_id or '-'}` · <@{job.user_id}> · <#{where}> · {reason}"
+    line = open_line(job, locale)
+    return f"{line} · <#{where}> · {reason}"
+
+
+def open_line(job: Job, locale: str) -> str:
+    """One job in the admin view: its number, where it stands, whose, the task ID."""
+    return t(
+        "admin.open_line",
+        locale,
+        job=job.id,
+        status=status_text(job, locale),
+        member=f"<@{job.user_id}>",
+        task_id=job.task_id or "-",
+    )
 
 
 def refusal_text(error: ConfigError, guild_id: int, locale: str) -> str:
@@ -135,7 +153,7 @@ class AdminCog(commands.Cog):
     @admin.command(
         name="show",
         description=locale_str(
-            "Effective settings (key masked), usage and open jobs",
+            "Effective settings (key masked), usage and videos in progress",
             key="commands.storyboard-admin.show.description",
         ),
     )
@@ -154,7 +172,9 @@ class AdminCog(commands.Cog):
 
         embed = discord.Embed(title=t("admin.title", locale), colour=discord.Colour.blurple())
         embed.add_field(
-            name=t("admin.settings", locale), value=settings_lines(g, locale)[:1024], inline=False
+            name=t("admin.settings", locale),
+            value=settings_lines(g, locale, now)[:1024],
+            inline=False,
         )
         for label, rows in (("admin.today", day), ("admin.month", month)):
             jobs, seconds = sum(r[1] for r in rows), sum(r[2] for r in rows)
@@ -166,10 +186,7 @@ class AdminCog(commands.Cog):
                 "\n" + top if top else ""
             )
             embed.add_field(name=t(label, locale), value=value[:1024], inline=False)
-        lines = [
-            f"#{j.id} `{j.task_id or '-'}` · {j.provider_status or j.state} · <@{j.user_id}>"
-            for j in open_jobs[:10]
-        ]
+        lines = [open_line(j, locale) for j in open_jobs[:10]]
         embed.add_field(
             name=t("admin.open_jobs", locale, count=len(open_jobs)),
             value="\n".join(lines)[:1024] or "-",

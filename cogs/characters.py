@@ -16,6 +16,7 @@ from bot.i18n import pick_locale
 from bot.store import Job
 from bot.storyboard import Shot, Storyboard, StoryboardSettings
 from bot.submission import SubmitOrder
+from cogs.audience import guild_locale
 from cogs.job_choices import is_finished_video, job_choices
 from cogs.job_posting import post_job_card
 from cogs.replies import reply_not_submitted
@@ -46,6 +47,7 @@ async def submit_character(
         channel_id=interaction.channel_id or 0,
         user_id=interaction.user.id,
         locale=locale,
+        guild_locale=guild_locale(interaction),
         storyboard=Storyboard(
             shots=(Shot(scene=name or "character"),),
             settings=StoryboardSettings(model=d.model, seconds=d.seconds),
@@ -84,7 +86,7 @@ class CharactersCog(commands.Cog):
     @character.command(
         name="create",
         description=locale_str(
-            "Make a character from a video (it must show no real person) or a finished task",
+            "Make a character from a video (it must show no real person) or a finished one",
             key="commands.character.create.description",
         ),
     )
@@ -98,7 +100,7 @@ class CharactersCog(commands.Cog):
             key="commands.character.create.options.range",
         ),
         task=locale_str(
-            "Or: the job number (#12) or task id of a finished video from this server",
+            "Or: the number (#12) or task ID of a finished video from this server",
             key="commands.character.create.options.task",
         ),
         name=locale_str(

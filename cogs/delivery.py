@@ -55,12 +55,15 @@ STILL_NAME = "thumbnail.jpg"
 
 
 def character_details(job: Job) -> str:
-    """What the provider said about the new character, as far as it said anything."""
+    """What the provider said about the new character, as far as it said anything: its
+    own field names and values, quoted as code (they are ids, not words to translate)."""
     answer = job.provider_answer or {}
     found = [
-        f"{k}: {answer[k]}" for k in CHARACTER_ANSWER_FIELDS if isinstance(answer.get(k), str | int)
+        f"`{k}: {str(answer[k]).replace('`', '')}`"
+        for k in CHARACTER_ANSWER_FIELDS
+        if isinstance(answer.get(k), str | int)
     ]
-    return clip(discord.utils.escape_markdown("; ".join(found)) or "-", REASON_LIMIT)
+    return clip(" · ".join(found), REASON_LIMIT)
 
 
 def delivery_nonce(job: Job) -> str:
@@ -71,11 +74,10 @@ def delivery_nonce(job: Job) -> str:
 
 
 def marker(job: Job) -> re.Pattern[str]:
-    """What every delivery of `job` contains, to recognise our own earlier post: the task id
-    in backticks, or the job's number (not a longer number: #1 is not #12)."""
-    if job.task_id:
-        return re.compile(re.escape(f"`{job.task_id}`"))
-    return re.compile(rf"#{job.id}(?!\d)")
+    """What every delivery of `job` is, to recognise our own earlier post: a message to its
+    member that names the video's number (not a longer number: #1 is not #12). The
+    thread's progress message names it too, but is to no one."""
+    return re.compile(rf"^<@!?{job.user_id}>.*#{job.id}(?!\d)", re.DOTALL)
 
 
 def human_size(size: int) -> str:
@@ -90,7 +92,7 @@ def reason_of(job: Job) -> str:
     fields = {
         k: clip(v, REASON_LIMIT) if isinstance(v, str) else v for k, v in job.error_fields.items()
     }
-    return clip(t(job.error_key or "provider.down", job.locale, **fields), REASON_LIMIT)
+    return clip(t(job.error_key or "provider.down", job.public_locale, **fields), REASON_LIMIT)
 
 
 class Deliverer:
@@ -184,7 +186,7 @@ class Deliverer:
     async def give_up_delivery(self, job: Job) -> None:
         text = t(
             "delivery.gave_up",
-            job.locale,
+            job.public_locale,
             mention=f"<@{job.user_id}>",
             job=job.id,
             task_id=job.task_id or "-",
@@ -221,9 +223,10 @@ class Deliverer:
         if job.state == "completed":  # a character
             return t(
                 "delivery.character_done",
-                job.locale,
+                job.public_locale,
                 mention=mention,
                 task_id=task,
+                job=job.id,
                 details=character_details(job),
             )
         if job.state == "uncertain":
@@ -232,20 +235,23 @@ class Deliverer:
                 if job.resolution == "unlistable"
                 else "delivery.unknown_not_found"
             )
-            return t(key, job.locale, mention=mention, job=job.id)
+            return t(key, job.public_locale, mention=mention, job=job.id)
         if job.state == "expired":
             hours = self.bot.config.file.tracking.resolve_hours
             return t(
                 "delivery.expired",
-                job.locale,
+                job.public_locale,
                 mention=mention,
                 reason=reason_of(job),
+                job=job.id,
                 task_id=task,
                 hours=round(hours),
             )
         # A safety refusal: the reason says what to change; Retry is not offered.
         key = "delivery.failed_moderation" if is_moderation(job.error_key) else "delivery.failed"
-        return t(key, job.locale, mention=mention, reason=reason_of(job), task_id=task)
+        return t(
+            key, job.public_locale, mention=mention, reason=reason_of(job), job=job.id, task_id=task
+        )
 
     async def _send(
         self,
@@ -276,7 +282,7 @@ class Deliverer:
         )
         text = t(
             "delivery.short",
-            job.locale,
+            job.public_locale,
             mention=f"<@{job.user_id}>",
             job=job.id,
             task_id=job.task_id or "-",
@@ -307,7 +313,7 @@ class Deliverer:
                 log.warning(
                     "job=%s task_id=%s: the provider no longer keeps the video", job.id, job.task_id
                 )
-                text = t("delivery.gone", job.locale, mention=mention, task_id=job.task_id)
+                text = t("delivery.gone", job.public_locale, mention=mention, job=job.id)
                 sent = await self._send(job, where, text)
                 return sent.model_copy(update={"error": "video no longer at the provider"})
             except VideoApiError as exc:
@@ -322,9 +328,10 @@ class Deliverer:
             if size <= limit:
                 text = t(
                     "delivery.done",
-                    job.locale,
+                    job.public_locale,
                     mention=mention,
                     task_id=job.task_id,
+                    job=job.id,
                     seconds=s.seconds,
                     model=s.model,
                     size=human_size(size),
@@ -396,7 +403,7 @@ class Deliverer:
         else:
             text = t(
                 "delivery.compressed",
-                job.locale,
+                job.public_locale,
                 size=human_size(result.size),
                 resolution=f"{result.width}x{result.height}",
                 **fields,
@@ -407,7 +414,7 @@ class Deliverer:
         except (CannotFit, Unreadable) as exc:
             log.warning("job=%s: no still frame fits either (%s)", job.id, exc)
             return None
-        text = t("delivery.still", job.locale, **fields)
+        text = t("delivery.still", job.public_locale, **fields)
         return clip(text), discord.File(io.BytesIO(still), filename=f"storyboard-{job.id}.jpg")
 
     async def _too_large(self, job: Job, where: discord.PartialMessageable) -> Delivery:
@@ -415,11 +422,12 @@ class Deliverer:
         key = "delivery.too_large_link" if link else "delivery.too_large"
         text = t(
             key,
-            job.locale,
+            job.public_locale,
             mention=f"<@{job.user_id}>",
             limit=human_size(job.filesize_limit),
             link=link,
             task_id=job.task_id,
+            job=job.id,
         )
         return await self._send(job, where, text)
 

@@ -23,7 +23,14 @@ def not_attached_text(job: Job) -> str:
     """The video's notice without the video: the bot may post here, not attach files."""
     link = video_link(job)
     key = "delivery_refused.no_files_link" if link else "delivery_refused.no_files"
-    return t(key, job.locale, mention=f"<@{job.user_id}>", link=link, task_id=job.task_id)
+    return t(
+        key,
+        job.public_locale,
+        mention=f"<@{job.user_id}>",
+        link=link,
+        job=job.id,
+        task_id=job.task_id,
+    )
 
 
 def not_posted_error(exc: discord.HTTPException) -> str:

@@ -20,7 +20,7 @@ def _number(value: float) -> str:
 
 def help_text(guild: GuildSettings, locale: str) -> str:
     """The whole help, in `locale`: examples in code blocks so a tap copies them."""
-    models = ", ".join(guild.models)
+    models = guild.models
     lines = [
         f"**{t('help.title', locale)}**",
         t("help.what", locale, models=models),
@@ -34,7 +34,7 @@ def help_text(guild: GuildSettings, locale: str) -> str:
     if not guild.can_submit:
         lines.append(t("help.no_key", locale))
         return "\n".join(lines)
-    lengths = ", ".join(str(s) for s in guild.allowed_seconds)
+    lengths = guild.allowed_seconds
     lines.append(t("help.lengths", locale, lengths=lengths, default=guild.defaults.seconds))
     lines.append(t("help.models", locale, models=models))
     if guild.daily_jobs_per_user is not None:

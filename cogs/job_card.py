@@ -129,18 +129,36 @@ def escape(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-def build_character_card(job: Job, loc: str) -> discord.Embed:
+def size_text(size: str, orientation: str, locale: str) -> str:
+    """ "1280x720" as members write it: "1280×720 (landscape)", "1280×720（横屏）"."""
+    width, _, height = size.partition("x")
+    return t(
+        "card.size_value",
+        locale,
+        width=width,
+        height=height,
+        orientation=t(f"card.{orientation}", locale),
+    )
+
+
+def character_source(job: Job, locale: str) -> str:
     source = job.character
+    if source is None:
+        return "-"
+    key, fields = source.description()
+    if "url" in fields:
+        fields["url"] = escape(_clip(str(fields["url"]), 400))
+    return t(key, locale, **fields)
+
+
+def build_character_card(job: Job, loc: str) -> discord.Embed:
     embed = discord.Embed(
         title=t("card.character_title", loc),
         description=escape(_clip(job.storyboard.shots[0].scene, 300)),
         colour=COLOURS[job.state],
     )
-    task = f"`{job.task_id}`" if job.task_id else t("card.no_task", loc)
-    embed.add_field(name=t("card.task", loc), value=task)
     embed.add_field(name=t("card.status", loc), value=status_text(job, loc))
-    origin = escape(_clip(source.describe(), 500)) if source else "-"
-    embed.add_field(name=t("card.source", loc), value=origin, inline=False)
+    embed.add_field(name=t("card.source", loc), value=character_source(job, loc), inline=False)
     embed.add_field(name=t("card.requested_by", loc), value=f"<@{job.user_id}>", inline=False)
     embed.set_footer(text=t("card.footer", loc, job=job.id))
     return embed
@@ -150,8 +168,10 @@ def build_card(
     job: Job, locale: str | None = None, facts: CardFacts | None = None
 ) -> discord.Embed:
     """The card for `job` as it stands, with what the store adds (`bot.card_facts`); its
-    thumbnail, if any, is the message's attachment `facts.thumbnail`."""
-    loc = locale or job.locale
+    thumbnail, if any, is the message's attachment `facts.thumbnail`. In the server's
+    language (`job.public_locale`) unless `locale` says otherwise (`/video status`, which
+    only the member sees)."""
+    loc = locale or job.public_locale
     if job.kind == "character":
         return build_character_card(job, loc)
     board = job.storyboard
@@ -171,17 +191,14 @@ def build_card(
         description=_clip("\n".join(lines), 4000),
         colour=COLOURS[job.state],
     )
-    embed.add_field(
-        name=t("card.task", loc),
-        value=f"`{job.task_id}`" if job.task_id else t("card.no_task", loc),
-    )
+    # The video service's id is for Details: the card names the video by its number.
     embed.add_field(name=t("card.status", loc), value=status_text(job, loc))
     embed.add_field(name=t("card.model", loc), value=escape(settings.model))
     embed.add_field(
         name=t("card.length", loc), value=t("card.seconds", loc, seconds=settings.seconds)
     )
     embed.add_field(
-        name=t("card.size", loc), value=f"{board.size} ({t(f'card.{settings.orientation}', loc)})"
+        name=t("card.size", loc), value=size_text(board.size, settings.orientation, loc)
     )
     embed.add_field(
         name=t("card.image", loc),
@@ -199,4 +216,4 @@ def build_card(
 
 def thread_name(job: Job) -> str:
     first = job.storyboard.shots[0].scene
-    return _clip(first, 100) or t("card.footer", job.locale, job=job.id)
+    return _clip(first, 100) or t("card.footer", job.public_locale, job=job.id)

@@ -20,8 +20,9 @@ from bot.store import Job
 from bot.storyboard import Storyboard
 from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
+from cogs.audience import guild_locale
 from cogs.characters import submit_character
-from cogs.job_card import status_text
+from cogs.job_card import size_text, status_text
 from cogs.job_posting import post_job_card
 from cogs.job_views import confirm_view
 from cogs.redo_form import RedoForm
@@ -219,7 +220,7 @@ def details_text(job: Job, locale: str) -> str:
             locale,
             model=s.model,
             seconds=s.seconds,
-            size=job.storyboard.size,
+            size=size_text(job.storyboard.size, s.orientation, locale),
             watermark=t("draft.yes" if s.watermark else "draft.no", locale),
             private=t("draft.yes" if s.private else "draft.no", locale),
         ),
@@ -245,6 +246,7 @@ async def resubmit(
             channel_id=job.thread_id or job.card_channel_id or job.channel_id,
             user_id=interaction.user.id,
             locale=locale,
+            guild_locale=guild_locale(interaction),
             storyboard=board,
             image=image,
             filesize_limit=interaction.filesize_limit,

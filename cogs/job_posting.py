@@ -35,7 +35,9 @@ async def post_job_card(
     into: discord.abc.Messageable | None = None,
 ) -> None:
     """The card in `into` (a job's existing thread), in the thread we are in, or in the
-    channel with a new thread on it; then the member's ephemeral answer, and tracking."""
+    channel with a new thread on it; then the member's ephemeral answer, and tracking.
+    The card and the thread's first message are in the server's language
+    (`job.public_locale`); the answer is in the member's (`locale`)."""
     channel = into or interaction.channel
     task = job.task_id or "-"
     facts = await card_facts(bot.store, job, time.time())  # its place in the server's queue
@@ -43,14 +45,14 @@ async def post_job_card(
         if not isinstance(channel, (*CARD_CHANNELS, discord.PartialMessageable)):
             raise discord.ClientException("no channel to post the card in")
         message = await channel.send(
-            embed=build_card(job, locale, facts),
-            view=card_view(job, _profile(bot, job), locale),
+            embed=build_card(job, facts=facts),
+            view=card_view(job, _profile(bot, job)),
             allowed_mentions=NO_MENTIONS,
         )
     except (discord.HTTPException, discord.ClientException):
         log.warning("job=%s task_id=%s: could not post the card", job.id, task, exc_info=True)
         if job.state == "active":
-            await reply(interaction, t("submit.done_no_card", locale, task_id=task), locale=locale)
+            await reply(interaction, t("submit.done_no_card", locale, job=job.id), locale=locale)
         elif job.state == "uncertain":
             reason = t("provider.submission_unknown", locale)
             await reply(
@@ -86,18 +88,18 @@ async def post_job_card(
     if job.state != "active":
         return
     if message.guild is None:
-        await reply(interaction, t("submit.done_dm", locale, task_id=task), locale=locale)
+        await reply(interaction, t("submit.done_dm", locale, job=job.id), locale=locale)
         return
     if thread is None or thread_id is None:
-        await reply(interaction, t("submit.done_no_thread", locale, task_id=task), locale=locale)
+        await reply(interaction, t("submit.done_no_thread", locale, job=job.id), locale=locale)
         return
     if not in_thread:
         await thread.send(
-            t("thread.started", locale, mention=f"<@{job.user_id}>"),
+            t("thread.started", job.public_locale, mention=f"<@{job.user_id}>", job=job.id),
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)]),
         )
     where = f"<#{thread_id}>"
-    done = t("submit.done", locale, task_id=task, where=where)
+    done = t("submit.done", locale, job=job.id, where=where)
     # "... 2 of 5 videos left for you today." where the guild limits videos per member.
     done = await with_left_today(bot, job.guild_id, job.user_id, locale, done)
     await reply(interaction, done, locale=locale)

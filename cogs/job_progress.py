@@ -123,8 +123,9 @@ async def _show_in_thread(bot: StoryboardBot, job: Job, facts: CardFacts, now: f
     where = bot.get_partial_messageable(
         job.thread_id or job.card_channel_id or job.channel_id, guild_id=job.guild_id
     )
-    line = progress_line(job, job.locale, facts) or status_text(job, job.locale)
-    text = t("card.thread_progress", job.locale, job=job.id, line=line)
+    loc = job.public_locale
+    line = progress_line(job, loc, facts) or status_text(job, loc)
+    text = t("card.thread_progress", loc, job=job.id, line=line)
     previous = job.progress_message_id
     try:
         if previous is not None and message_age(previous, now) < OLD_SECONDS:

@@ -55,7 +55,7 @@ def card_view(job: Job, profile: ProviderProfile, locale: str | None = None) -> 
     and a Watch link once the video is posted.
 
     Create character sits under the delivered video (`video_view`), not on the card."""
-    loc = locale or job.locale
+    loc = locale or job.public_locale
     actions = [a for a in actions_for(job, profile) if a != "character"]
     view = _action_buttons(ui.View(timeout=None), job, actions, loc)
     if job.state == "completed" and job.delivery_message_id is not None:
@@ -68,7 +68,7 @@ def video_view(job: Job, profile: ProviderProfile, locale: str | None = None) ->
     Details, Create character where the provider can), and no Watch link: this message
     is the video."""
     return _action_buttons(
-        ui.View(timeout=None), job, actions_for(job, profile), locale or job.locale
+        ui.View(timeout=None), job, actions_for(job, profile), locale or job.public_locale
     )
 
 

@@ -74,13 +74,13 @@ class JobsCog(commands.Cog):
     @video.command(
         name="status",
         description=locale_str(
-            "Show a job of this server by its number or task id",
+            "Show a video of this server by its number or task ID",
             key="commands.video.status.description",
         ),
     )
     @app_commands.describe(
         id=locale_str(
-            "The job number (#12) or the provider's task id",
+            "The video number (#12) or its task ID",
             key="commands.video.status.options.id",
         )
     )
@@ -134,7 +134,7 @@ class JobsCog(commands.Cog):
     )
     @app_commands.describe(
         id=locale_str(
-            "The job number (#12) or the provider's task id",
+            "The video number (#12) or its task ID",
             key="commands.video.cancel.options.id",
         )
     )

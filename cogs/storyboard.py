@@ -33,6 +33,7 @@ from bot.submission import SubmitOrder
 from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
+from cogs.audience import guild_locale
 from cogs.form_fix import FIX_PREFIX, FIX_TEMPLATE, own_echo, refuse
 from cogs.job_posting import post_job_card
 from cogs.replies import reply, report_error
@@ -47,6 +48,9 @@ PROMPT_MAX_CHARS = 4000
 # Discord's limits on a modal.
 MODAL_TITLE_MAX = 45
 CUSTOM_ID_MAX = 100
+# /storyboard options whose names Discord shows localised (the rest stay ASCII: `prompt`
+# is named in the help text, and Chinese names would not make the others clearer).
+LOCALISED_OPTIONS = ("seconds", "orientation", "model", "shots", "image")
 
 QUICK_PREFIX = "sb:quick:"
 # sb:quick:<nonce>:<seconds><l|p><shots><flags>:<=model or #index into the guild's models>
@@ -307,7 +311,7 @@ class StoryboardCog(commands.Cog):
             "A reference image for the video", key="commands.storyboard.options.image"
         ),
         watermark=locale_str(
-            "Add the provider's watermark", key="commands.storyboard.options.watermark"
+            "Add the video service's watermark", key="commands.storyboard.options.watermark"
         ),
         private=locale_str(
             "Keep the video unpublished (it can't be remixed then)",
@@ -317,6 +321,14 @@ class StoryboardCog(commands.Cog):
             "Also make a character from the finished video (it must show no real person)",
             key="commands.storyboard.options.character",
         ),
+    )
+    # Option names Discord shows in the member's language (时长, 方向...); the name in the
+    # payload stays the ASCII one. Keys: commands.storyboard.names.<option>.
+    @app_commands.rename(
+        **{
+            option: locale_str(option, key=f"commands.storyboard.names.{option}")
+            for option in LOCALISED_OPTIONS
+        }
     )
     # Named choices (the values stay those of the Literal below) so their names can be translated.
     @app_commands.choices(
@@ -492,6 +504,7 @@ class StoryboardCog(commands.Cog):
                     channel_id=interaction.channel_id or 0,
                     user_id=interaction.user.id,
                     locale=locale,
+                    guild_locale=guild_locale(interaction),
                     storyboard=Storyboard(shots=tuple(shots), settings=settings),
                     image=image,
                     filesize_limit=interaction.filesize_limit,

@@ -155,6 +155,7 @@ def job_of(scenes: list[str], image_name: str | None = None) -> Job:
         channel_id=2,
         user_id=ALICE_ID,
         locale="en-US",
+        public_locale="en-US",
         storyboard=board,
         image_name=image_name,
         filesize_limit=8 << 20,

@@ -53,6 +53,7 @@ async def new_job(store: Store, guild: int | None = GUILD, **settings: object) -
                 "channel_id": 20,
                 "user_id": 30,
                 "locale": "en-US",
+                "public_locale": "en-US",
                 "storyboard": board(**settings),  # type: ignore[arg-type]
                 "filesize_limit": 10 * 1024 * 1024,
             }
@@ -181,7 +182,7 @@ async def test_the_card_lines_in_both_languages(store: Store) -> None:
         f"Queued · 3rd in this server's queue · submitted <t:{stamp}:R>"
     )
     assert progress_line(job, "zh-CN", CardFacts(queue_place=3)) == (
-        f"排队中 · 本服务器队列第 3 位 · 提交于 <t:{stamp}:R>"
+        f"排队中 · 本服务器队列第 3 位 · <t:{stamp}:R>提交"
     )
     started_job = await store.record_poll(job.id, video(job, "in_progress", 40))
     soon = CardFacts(estimate=Estimate(done_at=stamp + 240.4, typical=240.4, overdue=False))
@@ -195,10 +196,10 @@ async def test_the_card_lines_in_both_languages(store: Store) -> None:
         f"{bar} · taking longer than usual (usually about 4 min)"
     )
     assert progress_line(started_job, "zh-CN", soon) == (
-        f"▰▰▰▰▱▱▱▱▱▱ 40 % · 开始于 <t:{started}:R> · 预计 <t:{stamp + 240}:R> 完成"
+        f"▰▰▰▰▱▱▱▱▱▱ 40 % · <t:{started}:R>开始 · 预计<t:{stamp + 240}:R>完成"
     )
     assert progress_line(started_job, "zh-CN", late) == (
-        f"▰▰▰▰▱▱▱▱▱▱ 40 % · 开始于 <t:{started}:R> · 比平时慢（通常约 4 分钟）"
+        f"▰▰▰▰▱▱▱▱▱▱ 40 % · <t:{started}:R>开始 · 比平时慢（通常约 4 分钟）"
     )
     assert progress_line(started_job, "en-US") == bar  # no estimate: nothing made up
 
@@ -217,9 +218,10 @@ async def test_jobs_stored_before_the_model_column_get_theirs(tmp_path: Path) ->
     store = await Store.open(path)
     job = await finished(store, 120, model="sora-2-pro")
     await store.close()
-    with sqlite3.connect(path) as db:  # back to the schema before 0006
+    with sqlite3.connect(path) as db:  # back to the schema before 0006 (and 0007)
         db.executescript(
-            "DROP INDEX jobs_durations; DROP INDEX jobs_guild_durations;"
+            "ALTER TABLE jobs DROP COLUMN public_locale;"
+            " DROP INDEX jobs_durations; DROP INDEX jobs_guild_durations;"
             " ALTER TABLE jobs DROP COLUMN model; ALTER TABLE jobs DROP COLUMN progress_message_id;"
             " DROP TABLE form_echoes; DROP TABLE job_stills; PRAGMA user_version = 5;"
         )

@@ -47,6 +47,7 @@ async def seed_finished(
             channel_id=world.std.text.id,
             user_id=world.std.bob.id,
             locale="en-US",
+            public_locale="en-US",
             storyboard=board,
             filesize_limit=10 * 1024 * 1024,
         )
@@ -133,7 +134,7 @@ def progress_posts(world: World, job: Any) -> list[RecordedCall]:
     return [
         c
         for c in posts_in(world, job.thread_id)
-        if str(c.json.get("content", "")).startswith(f"Progress of job #{job.id}:")
+        if str(c.json.get("content", "")).startswith(f"Progress of video #{job.id}:")
     ]
 
 
@@ -141,7 +142,7 @@ def text_now(world: World, message_id: int) -> str:
     return str(world.fd.world.messages[message_id]["content"])
 
 
-HINT = "\n-# The card above is brought up to date when the job ends."
+HINT = "\n-# The card above is brought up to date when it ends."
 
 
 async def test_progress_moves_to_the_thread_once_the_card_is_an_hour_old(world: World) -> None:
@@ -153,7 +154,7 @@ async def test_progress_moves_to_the_thread_once_the_card_is_an_hour_old(world: 
     [post] = progress_posts(world, job)
     first = int(post.response["id"])
     assert re.fullmatch(
-        rf"Progress of job #{job.id}: ▰▰▱▱▱▱▱▱▱▱ 25 % · started <t:\d+:R>{re.escape(HINT)}",
+        rf"Progress of video #{job.id}: ▰▰▱▱▱▱▱▱▱▱ 25 % · started <t:\d+:R>{re.escape(HINT)}",
         text_now(world, first),
     )
     assert post.json["flags"] == SILENT  # no ping for a progress step

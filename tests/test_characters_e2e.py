@@ -42,6 +42,8 @@ async def test_from_a_url_and_range_it_is_tracked_and_delivered(world: World) ->
     assert job.kind == "character"
     card = next(c for c in world.fd.calls_to(SEND) if c.json.get("embeds"))
     assert card.json["embeds"][0]["title"] == "Character"
+    fields = {f["name"]: f["value"] for f in card.json["embeds"][0]["fields"]}
+    assert fields["Made from"] == "https://videos.example/monster.mp4, 2–4 s"
     world.provider.advance(3600)
     await world.wait_until(
         lambda: any(
@@ -66,7 +68,7 @@ async def test_from_a_url_and_range_it_is_tracked_and_delivered(world: World) ->
         ),
         ({"url": "not a link", "range": "1,2"}, "not a video link"),
         ({"url": "https://videos.example/a.mp4"}, "Give either a video link and a range"),
-        ({"task": "#99"}, "There is no job #99"),
+        ({"task": "#99"}, "There is no video #99"),
     ],
 )
 async def test_bad_sources_are_refused_before_anything_is_sent(
@@ -81,7 +83,7 @@ async def test_bad_sources_are_refused_before_anything_is_sent(
 async def test_from_a_finished_task_and_from_the_button_on_the_video(world: World) -> None:
     video = await world.submitted_job("A friendly robot waves.")
     ix = await character(world, task=f"#{video.id}")
-    assert "has no finished video" in text_of(ix)
+    assert "isn't finished, so no character can be made from it" in text_of(ix)
     world.provider.advance(3600)
     await world.wait_until(lambda: any(c.files for c in world.fd.calls_to(SEND)))
     ix = await character(world, task=video.task_id)
@@ -103,6 +105,10 @@ async def test_from_a_finished_task_and_from_the_button_on_the_video(world: Worl
     assert creates[-1].fields["character_from_task"] == video.task_id
     jobs = await world.jobs()
     assert jobs[-1].card_channel_id == video.thread_id
+    # Its card says where it comes from by the video's number, as members know it.
+    [*_, card] = [c for c in world.fd.calls_to(SEND) if c.json and c.json.get("embeds")]
+    fields = {f["name"]: f["value"] for f in card.json["embeds"][0]["fields"]}
+    assert fields["Made from"] == f"video #{video.id}"
 
 
 async def test_storyboard_can_ask_for_a_character_afterwards(world: World) -> None:

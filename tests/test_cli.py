@@ -135,7 +135,7 @@ def test_render_errors_in_chinese(
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(TWO_SHOTS))
     assert main(["render", "--seconds", "10", "--lang", "zh-CN"]) == 1
-    assert "各镜头时长加起来是 15 秒" in capsys.readouterr().err
+    assert "各镜头加起来是 15 秒" in capsys.readouterr().err
 
 
 def test_run_without_token_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

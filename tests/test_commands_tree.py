@@ -1,9 +1,11 @@
 """The command tree as the fake Discord received it at sync, and a whole flow in Chinese.
 
 - Every command passes Discord's limits in every locale (names, lengths, counts, order).
-- /storyboard and /video have a zh-CN text for every description and choice, under the keys
-  of `bot/locales/<locale>.commands.toml` (see `cogs/translator.py` for the scheme).
-- A member whose Discord is in Chinese sees only Chinese from /storyboard to the delivery.
+- /storyboard and /video have a zh-CN and a zh-TW text for every description and choice, and
+  the option names Discord lets us localise (时长, 方向...), under the keys of
+  `bot/locales/<locale>.commands.toml` (see `cogs/translator.py` for the scheme).
+- A member whose Discord is in Chinese, in a server whose language is Chinese, sees only
+  Chinese from /storyboard to the delivery.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cogs.translator import CatalogueTranslator
 from tests.fake_discord import RecordedCall
 from tests.fake_discord.standard import TEXT_CHANNEL_ID
 from tests.harness import SEND, THREAD_FROM_MESSAGE, World, followup_text
+from tests.test_governance_e2e import with_guild
 
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 
@@ -181,6 +184,23 @@ def catalogue_texts(command: JSON) -> Iterator[tuple[str, str, dict[str, str]]]:
     yield from walk(command["name"], command)
 
 
+def name_texts(command: JSON) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """(key, ASCII name, localisations) of every option name that has localisations, keyed
+    `commands.<path>.names.<option>`."""
+    if command.get("type", CHAT_INPUT) != CHAT_INPUT:
+        return
+
+    def walk(path: str, node: JSON) -> Iterator[tuple[str, str, dict[str, str]]]:
+        for option in node.get("options") or []:
+            if option["type"] in (SUBCOMMAND, GROUP):
+                yield from walk(f"{path}.{option['name']}", option)
+            elif localised(option, "name"):
+                key = f"commands.{path}.names.{option['name']}"
+                yield key, option["name"], localised(option, "name")
+
+    yield from walk(command["name"], command)
+
+
 # (a) Discord's limits
 
 
@@ -231,11 +251,12 @@ def test_the_limit_checks_catch_what_discord_refuses() -> None:
     assert discord_name_ok("名称") and discord_name_ok("नाम") and not discord_name_ok("a b")
 
 
-# (b) zh-CN for every command, option and choice
+# (b) zh-CN and zh-TW for every command, option and choice
 
 
 async def test_every_description_and_choice_has_zh_cn(world: World) -> None:
     english, chinese = catalogue("en-US"), catalogue("zh-CN")
+    traditional = catalogue("zh-TW")
     missing: list[str] = []
     for command in synced_commands(world):
         if command["name"] in NOT_YET_LOCALISED:
@@ -248,8 +269,33 @@ async def test_every_description_and_choice_has_zh_cn(world: World) -> None:
             assert english.get(key) == default, f"{key}: en-US catalogue and code disagree"
             assert chinese.get(key) == zh, f"{key}: not the zh-CN catalogue text"
             assert CJK.search(zh) and zh != default, f"{key}: {zh!r} is not Chinese"
-            assert localisations.get("zh-TW") == zh, f"{key}: zh-TW should read the zh-CN text"
+            assert localisations.get("zh-TW") == traditional[key], f"{key}: not the zh-TW text"
     assert missing == []
+
+
+# Option names Discord shows in Chinese (the issue's list); the payload keeps the ASCII name.
+OPTION_NAMES = {
+    "seconds": ("时长", "時長"),
+    "orientation": ("方向", "方向"),
+    "model": ("模型", "模型"),
+    "shots": ("镜头数", "鏡頭數"),
+    "image": ("参考图", "參考圖"),
+}
+
+
+async def test_storyboards_option_names_are_localised_where_discord_allows(world: World) -> None:
+    [storyboard] = [c for c in synced_commands(world) if c["name"] == "storyboard"]
+    names = {key: (name, loc) for key, name, loc in name_texts(storyboard)}
+    expected = {
+        f"commands.storyboard.names.{option}": (option, {"zh-CN": cn, "zh-TW": tw})
+        for option, (cn, tw) in OPTION_NAMES.items()
+    }
+    assert names == expected
+    for _, (_, localisations) in names.items():
+        assert all(discord_name_ok(n) for n in localisations.values())
+    # The others stay ASCII only: `prompt` is named in /storyboard-help's text.
+    options = {o["name"]: o for o in storyboard["options"]}
+    assert not options["prompt"].get("name_localizations")
 
 
 async def test_not_yet_localised_lists_only_commands_still_without_chinese(world: World) -> None:
@@ -263,7 +309,12 @@ async def test_not_yet_localised_lists_only_commands_still_without_chinese(world
 
 
 async def test_every_commands_key_is_used_by_a_synced_command(world: World) -> None:
-    used = {key for c in synced_commands(world) for key, _, _ in catalogue_texts(c)}
+    used = {
+        key
+        for c in synced_commands(world)
+        for texts in (catalogue_texts(c), name_texts(c))
+        for key, _, _ in texts
+    }
     keys = {k for k in catalogue("en-US") if k.startswith("commands.")}
     assert sorted(keys - used) == []
 
@@ -284,8 +335,8 @@ def test_commands_keys_are_the_same_in_both_catalogues() -> None:
 @pytest.mark.parametrize(
     ("locale", "expected"),
     [
-        (discord.Locale.chinese, "把分镜故事板生成为视频"),
-        (discord.Locale.taiwan_chinese, "把分镜故事板生成为视频"),
+        (discord.Locale.chinese, "把分镜里的一个个镜头生成为视频"),
+        (discord.Locale.taiwan_chinese, "把分鏡裡的一個個鏡頭生成為影片"),
         (discord.Locale.american_english, None),
         (discord.Locale.british_english, None),
         (discord.Locale.french, None),
@@ -332,7 +383,7 @@ FLOW_KEYS = (
     "buttons.remix",
     "buttons.details",
     "delivery.done",
-    *(f"card.{k}" for k in ("title", "task", "status", "model", "length", "size", "image")),
+    *(f"card.{k}" for k in ("title", "status", "model", "length", "size", "image")),
     *(f"card.{k}" for k in ("requested_by", "none", "footer", "portrait", "status_queued")),
     *(f"card.{k}" for k in ("status_in_progress", "status_completed")),
 )
@@ -389,6 +440,7 @@ async def test_a_storyboard_by_a_chinese_member_is_chinese_from_start_to_deliver
 ) -> None:
     fd, bob = world.fd, world.std.bob
     assert bob.locale == "zh-CN"
+    world.std.guild.preferred_locale = "zh-CN"  # a Chinese server: its public messages too
     since = len(fd.calls)
     ix = await world.open_storyboard(bob, shots=2, seconds=10, orientation="portrait")
 
@@ -396,32 +448,32 @@ async def test_a_storyboard_by_a_chinese_member_is_chinese_from_start_to_deliver
     assert modal is not None
     assert modal["title"] == "10 秒 · 竖屏 · sora-2"
     labels = [c["label"] for c in modal["components"]]
-    assert labels == ["镜头 1", "镜头 2", "参考图片（可选）"]
+    assert labels == ["镜头 1", "镜头 2", "参考图（可选）"]
     assert all(CJK.search(c["description"]) for c in modal["components"])
     assert all(CJK.search(c["component"]["placeholder"]) for c in modal["components"][:2])
 
     sub = await world.submit(ix, ["冰箱门缓缓打开。", "一只紫色的小怪兽走了出来。"])
     [job] = await world.jobs()
-    assert job.locale == "zh-CN"
+    assert (job.locale, job.public_locale) == ("zh-CN", "zh-CN")
     reply = followup_text(sub)
-    assert reply.startswith(f"已提交！任务 `{job.task_id}` 正在排队。")
+    assert reply.startswith(f"已提交！视频 #{job.id} 正在排队，进度请看 <#")
 
     [card] = [c for c in fd.calls_to(SEND) if c.params["channel_id"] == str(TEXT_CHANNEL_ID)]
     embed = card.json["embeds"][0]
-    assert embed["title"] == "故事板视频"
+    assert embed["title"] == "分镜视频"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert list(fields) == ["任务", "状态", "模型", "时长", "尺寸", "参考图片", "进度", "发起人"]
-    assert fields["进度"].startswith("排队中 · 提交于 <t:")
+    assert list(fields) == ["状态", "模型", "时长", "尺寸", "参考图", "进度", "发起人"]
+    assert re.fullmatch(r"排队中 · <t:\d+:R>提交", fields["进度"])
     assert fields["状态"] == "排队中"
-    assert fields["尺寸"] == "720x1280 (竖屏)"
-    assert embed["footer"]["text"] == f"任务 #{job.id}"
+    assert fields["尺寸"] == "720×1280（竖屏）"
+    assert embed["footer"]["text"] == f"视频 #{job.id}"
     buttons = [b["label"] for row in card.json["components"] for b in row["components"]]
     assert buttons == ["取消", "详情"]  # a queued job: nothing on it pays again
 
     [thread_call] = fd.calls_to(THREAD_FROM_MESSAGE)
     thread_id = int(thread_call.response["id"])
     [hello] = [c for c in fd.calls_to(SEND) if c.params["channel_id"] == str(thread_id)]
-    assert hello.json["content"] == f"<@{bob.id}> 你的视频正在生成，相关进度会发布在这里。"
+    assert hello.json["content"] == f"<@{bob.id}> 你的视频正在生成，进度会发在这里。"
 
     # On to the delivery: the card is edited as the job moves, then the video is posted.
     world.provider.advance(3600)
@@ -436,7 +488,9 @@ async def test_a_storyboard_by_a_chinese_member_is_chinese_from_start_to_deliver
         )
     )
     [delivery] = [c for c in fd.calls_to(SEND) if c.files]
-    assert delivery.json["content"].startswith(f"<@{bob.id}> 你的视频已完成（10 秒，sora-2，")
+    assert delivery.json["content"].startswith(
+        f"<@{bob.id}> 你的视频 #{job.id} 已完成（10 秒，sora-2，"
+    )
 
     # Everything the member could read in this flow is Chinese.
     texts = [
@@ -471,11 +525,50 @@ async def test_the_english_check_finds_english(world: World) -> None:
         assert any(repr(english)[1:-1] in leak for leak in leaks), english
 
 
-async def test_the_card_length_is_in_the_members_language(world: World) -> None:
+def card_and_reply(world: World, sub: Any) -> tuple[JSON, str]:
+    [*_, card] = [c for c in world.fd.calls_to(SEND) if c.json and c.json.get("embeds")]
+    embed = card.json["embeds"][0]
+    return {f["name"]: f["value"] for f in embed["fields"]}, followup_text(sub)
+
+
+async def test_the_card_is_in_the_servers_language_the_reply_in_the_members(
+    world: World,
+) -> None:
+    """Everyone reads the card: the server's language. Only bob reads the reply: his."""
     ix = await world.open_storyboard(world.std.bob, shots=1, seconds=10)
-    await world.submit(ix, ["一只猫。"])
-    embed = world.fd.calls_to(SEND)[0].json["embeds"][0]
-    assert {f["name"]: f["value"] for f in embed["fields"]}["时长"] == "10 秒"
+    sub = await world.submit(ix, ["一只猫。"])
+    fields, reply = card_and_reply(world, sub)
+    assert fields["Length"] == "10 s"  # an English server (Discord's preferred locale)
+    assert reply.startswith("已提交！视频 #1 正在排队")
+    # A server whose Discord language is Traditional Chinese: alice's card is in it.
+    world.std.guild.preferred_locale = "zh-TW"
+    ix = await world.open_storyboard(world.std.alice, shots=1, seconds=10)
+    sub = await world.submit(ix, ["A cat."])
+    fields, reply = card_and_reply(world, sub)
+    assert fields["時長"] == "10 秒"
+    assert fields["尺寸"] == "1280×720（橫式）"
+    assert reply.startswith("Submitted! Video #2 is queued.")
+    [*_, second] = await world.jobs()
+    assert (second.locale, second.public_locale) == ("en-US", "zh-TW")
+
+
+async def test_the_servers_locale_setting_wins_over_discords(world: World) -> None:
+    world.bot.config = with_guild(world, locale="zh-CN")
+    world.std.guild.preferred_locale = "zh-TW"
+    ix = await world.open_storyboard(world.std.alice, shots=1, seconds=10)
+    sub = await world.submit(ix, ["A cat."])
+    fields, reply = card_and_reply(world, sub)
+    assert fields["时长"] == "10 秒"
+    assert reply.startswith("Submitted! Video #1 is queued.")
+    [thread_call] = world.fd.calls_to(THREAD_FROM_MESSAGE)
+    thread_id = thread_call.response["id"]
+    [hello] = [c for c in world.fd.calls_to(SEND) if c.params["channel_id"] == str(thread_id)]
+    assert hello.json["content"] == f"<@{world.std.alice.id}> 你的视频正在生成，进度会发在这里。"
+    # The delivery too, though alice reads English.
+    world.provider.advance(3600)
+    await world.wait_until(lambda: any(c.files for c in world.fd.calls_to(SEND)))
+    [delivery] = [c for c in world.fd.calls_to(SEND) if c.files]
+    assert delivery.json["content"].startswith(f"<@{world.std.alice.id}> 你的视频 #1 已完成（")
 
 
 async def test_details_speak_the_members_language(world: World) -> None:

@@ -161,3 +161,13 @@ def test_storage_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
 )
 def test_mask_secret_shows_at_most_four_characters(secret: str | None, shown: str) -> None:
     assert mask_secret(secret) == shown
+
+
+def test_a_servers_language_is_one_the_bot_has(tmp_path: Path) -> None:
+    good = write(tmp_path, BASE + '\n[guilds."111"]\nlocale = "zh-TW"\n')
+    config = load_config(good, {})
+    assert (config.guild(111).locale, config.guild(222).locale) == ("zh-TW", None)
+    bad = write(tmp_path, BASE + '\n[guilds."111"]\nlocale = "fr"\n')
+    [problem] = issues(bad)
+    assert "guilds.111.locale" in problem
+    assert "'en-US', 'zh-CN' or 'zh-TW'" in problem

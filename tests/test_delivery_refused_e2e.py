@@ -55,9 +55,8 @@ async def test_a_video_the_bot_may_not_attach_still_reaches_the_member_as_a_noti
     posted = [m for m in world.fd.messages_in(job.thread_id or 0) if m["attachments"] == []]
     notice = posted[-1]
     assert notice["content"] == (
-        f"<@{world.std.alice.id}> your video is ready, but I'm not allowed to attach files"
-        " here, so I can't post it. Ask a server admin to give my role Attach Files; the"
-        f" provider keeps it as task `{job.task_id}`."
+        f"<@{world.std.alice.id}> your video #{job.id} is ready, but I'm not allowed to attach"
+        " files here, so I can't post it. Ask a server admin to give my role Attach Files."
     )
     assert job.delivery_message_id == int(notice["id"])
     assert job.delivery_error == "posted without the file: no Attach Files"
@@ -80,12 +79,12 @@ async def test_a_job_no_channel_will_take_is_listed_for_the_servers_admins_only(
     await world.wait_until(lambda: "couldn't post" in progress_of(world, job.card_message_id))
     assert progress_of(world, job.card_message_id).endswith(
         " · I couldn't post the video: I may not post there (Missing Permissions). Ask a server"
-        f" admin to fix my permissions; the provider keeps it as task `{job.task_id}`."
+        " admin to fix my permissions."
     )
     fields = await admin_fields(world, world.std.guild, world.std.text, world.std.admin)
     assert fields["Not posted (last 7 days): fix my permissions there"] == (
-        f"#{job.id} `{job.task_id}` · <@{world.std.alice.id}> · <#{job.thread_id}> ·"
-        " I may not post there (Missing Permissions)"
+        f"Video #{job.id} · Completed · <@{world.std.alice.id}> · task ID `{job.task_id}`"
+        f" · <#{job.thread_id}> · I may not post there (Missing Permissions)"
     )
     world.std.admin.locale = "zh-CN"
     fields = await admin_fields(world, world.std.guild, world.std.text, world.std.admin)

@@ -102,7 +102,7 @@ async def test_dropped_polls_and_a_truncated_download_still_deliver_once(world: 
     assert [r.fault for r in downloads] == ["truncate", None]
     [post] = video_posts(world, job.thread_id)
     assert post.files[0][1] == world.provider.content_of(job.task_id or "")  # whole, not half
-    assert f"<@{world.std.alice.id}> your video is ready" in post.json["content"]
+    assert f"<@{world.std.alice.id}> your video #{job.id} is ready" in post.json["content"]
     assert done.state == "completed"
     await assert_settled(world, creates=1)
     await world.wait_until(lambda: card_status(world, job) == "Completed")
@@ -449,10 +449,11 @@ async def test_sigkill_while_the_create_is_in_flight_finds_the_job_by_its_metada
         await stop(proc)
     [row] = stored_jobs(db)
     assert (row["state"], row["task_id"]) == ("completed", task_id)
-    assert card_fields(fd, row)["Task"] == f"`{task_id}`"
+    card = fd.messages[row["card_message_id"]]["embeds"][0]
+    assert card["footer"]["text"] == f"Video #{row['id']}"  # the task id is in Details
     assert fd.messages[row["card_message_id"]]["channel_id"] == str(std.text.id)
     [video] = channel_videos(fd, std.text.id)
-    assert video["content"].startswith(f"<@{std.alice.id}> your video is ready")
+    assert video["content"].startswith(f"<@{std.alice.id}> your video #{row['id']} is ready")
     assert len(fp.requests_to("create")) == 1
     assert [r.path for r in fp.requests_to("list")]  # found by its metadata echo
     assert_no_secrets(fd, first, second)
@@ -472,7 +473,7 @@ async def test_sigkill_before_the_create_left_marks_the_job_uncertain_and_says_s
         fp.inject(Fault(route="create", kind="status", status=422))
         refused = await open_and_submit(fd, std, "The first try.")
         await eventually(
-            lambda: "The video provider refused the request" in followup_text(refused),
+            lambda: "The video service refused the request" in followup_text(refused),
             what="refusal",
         )
         await open_and_submit(fd, std, "The second try.")
@@ -491,7 +492,7 @@ async def test_sigkill_before_the_create_left_marks_the_job_uncertain_and_says_s
     assert card["channel_id"] == str(std.text.id)
     assert card["embeds"][0]["description"].endswith("The second try.")
     fields = card_fields(fd, job)
-    assert fields["Status"] == "Not confirmed yet: asking the provider whether it started"
+    assert fields["Status"] == "Not confirmed yet: asking the video service whether it started"
     assert fields["Requested by"] == f"<@{std.alice.id}>"
     # While the bot still looks for it, nothing on the card can pay again.
     buttons = [b["custom_id"] for row in card["components"] for b in row["components"]]
@@ -522,7 +523,7 @@ async def test_sigkill_mid_download_delivers_once_after_the_restart(
         await eventually(lambda: stored_jobs(db)[0]["delivered_at"] is not None, what="delivered")
         await stop(proc)
     [video] = channel_videos(fd, thread_id)
-    assert video["content"].startswith(f"<@{std.alice.id}> your video is ready")
+    assert video["content"].startswith(f"<@{std.alice.id}> your video #{row['id']} is ready")
     posts = [c for c in fd.calls_to(SEND) if c.params["channel_id"] == str(thread_id) and c.files]
     assert len(posts) == 1
     assert len(fp.requests_to("content")) == 2

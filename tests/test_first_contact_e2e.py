@@ -57,11 +57,11 @@ async def test_prompt_with_5s_marks_submits_without_a_form(world: World) -> None
         "Shot 2:\nduration: 5sec\nScene: a cat walks out"
     )
     [job] = await world.jobs()
-    assert f"Task `{job.task_id}` is queued" in followup_text(ix)
+    assert f"Video #{job.id} is queued" in followup_text(ix)
     # The request key is the interaction's: Discord delivering it twice pays once.
     assert job.request_key == f"quick:{ix.id}"
     assert [c.json["embeds"][0]["footer"]["text"] for c in world.fd.calls_to(SEND)[:1]] == [
-        "Job #1"
+        "Video #1"
     ]
 
 
@@ -193,7 +193,7 @@ async def test_a_form_submitted_after_a_restart_keeps_its_settings(world: World)
     assert create.fields["prompt"].count("Shot ") == 2
     [job] = await world.jobs()
     assert job.request_key == f"quick:{ix.id}"
-    assert f"Task `{job.task_id}` is queued" in followup_text(sub)
+    assert f"Video #{job.id} is queued" in followup_text(sub)
     # Answered once: the listener, with no live form to leave it to.
     assert len(sub.callback_calls) == 1
 
@@ -204,7 +204,7 @@ async def test_a_form_submitted_twice_after_a_restart_pays_once(world: World) ->
     first = await world.submit(ix, ["A single cat."])
     second = await world.submit(ix, ["A single cat."])
     assert len(world.provider.requests_to("create")) == 1
-    assert "already submitted (job #1)" in followup_text(second)
+    assert "already submitted (video #1)" in followup_text(second)
     assert "is queued" in followup_text(first)
 
 
@@ -278,7 +278,7 @@ async def test_a_prompt_by_a_chinese_member_is_answered_in_chinese(world: World)
     )
     await world.wait_reply(ix)
     [job] = await world.jobs()
-    assert followup_text(ix).startswith(f"已提交！任务 `{job.task_id}` 正在排队。")
+    assert followup_text(ix).startswith(f"已提交！视频 #{job.id} 正在排队，进度请看 <#")
     ix = await world.open_storyboard(world.std.bob, prompt="[5s] 门开了 [8s] 猫", seconds=10)
     await world.wait_reply(ix)
     assert CJK.search(followup_text(ix))
@@ -337,7 +337,7 @@ async def test_help_explains_the_rule_gives_examples_and_this_servers_limits(wor
     assert "Video lengths: 10, 15, 25 seconds (now 15 s by default)." in text
     assert "Models: sora-2, sora-2-pro." in text
     assert "Each member may make 3 videos a day." in text
-    assert "Wait 30 s between videos." in text
+    assert "Cooldown between videos: 30 s." in text
     assert "help." not in text and "first." not in text  # no catalogue key shown raw
 
     other = await run_help(world, world.carol, guild=world.second, channel=world.second_channel)
@@ -353,8 +353,8 @@ async def test_help_in_a_guild_without_a_key_says_so(world: World) -> None:
 
 async def test_help_for_a_chinese_member_is_all_chinese(world: World) -> None:
     text = await run_help(world, world.std.bob)
-    assert "故事板就是按镜头讲述的一段短视频" in text
-    assert "视频时长：10, 15, 25 秒（默认 15 秒）。" in text
+    assert "分镜就是按镜头讲的一段短视频" in text
+    assert "视频时长：10、15、25 秒（默认 15 秒）。" in text  # a Chinese list: 、
     # Data, not language: commands, options, the [5s] mark, model names, "API".
     residue = re.sub(r"/storyboard|`prompt`|\[\d+s\]|sora-2(?:-pro)?|API", "", text)
     assert re.findall(r"[A-Za-z]{2,}", residue) == []

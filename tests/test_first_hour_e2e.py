@@ -44,15 +44,15 @@ async def test_admin_show_names_the_permissions_the_bot_lacks_in_this_channel(
         Overwrite(bot_role_id(world), deny=Perm.ATTACH_FILES | Perm.SEND_MESSAGES_IN_THREADS)
     )
     assert (await admin_show(world))[PERMS_FIELD] == (
-        "⚠️ Missing here: Attach Files, Send Messages in Threads. Jobs started here can't post"
-        " their card, thread or video until my role gets them (Server Settings → Roles, or"
-        " this channel's permissions)."
+        "⚠️ Missing here: Attach Files, Send Messages in Threads. Videos started here can't get"
+        " their card, thread or video posted until my role gets them (Server Settings → Roles,"
+        " or this channel's permissions)."
     )
     world.std.admin.locale = "zh-CN"
     fields = await admin_show(world)
     assert fields["我在本频道的权限"] == (
-        "⚠️ 这里缺少：附加文件, 在子区中发送消息。在我的身份组获得这些权限之前（服务器设置 → 身份组，"
-        "或本频道的权限设置），在这里发起的任务无法发布任务卡、子区或视频。"
+        "⚠️ 这里缺少：附加文件、在子区中发送消息。在我的身份组获得这些权限之前（服务器设置 → 身份组，"
+        "或本频道的权限设置），在这里发起的视频无法发布卡片、子区或视频。"
     )
 
 
@@ -175,11 +175,11 @@ path = "{world.config.storage_path}"
 api_key_env = "UNUSED"
 """
     path.write_text(base.replace('api_key_env = "UNUSED"', 'api_key = "sk-guild-a"'), "utf-8")
-    assert (await reload(world)) == "Config reloaded (1 servers configured)."
+    assert (await reload(world)) == "Config reloaded (1 server configured)."
     moved = base.replace(str(world.config.storage_path), str(path.parent / "elsewhere.db"))
     path.write_text(moved.replace('api_key_env = "UNUSED"', 'api_key = "sk-guild-a"'), "utf-8")
     assert (await reload(world)) == (
-        "Config reloaded (1 servers configured).\nSome of the changed settings apply only"
+        "Config reloaded (1 server configured).\nSome of the changed settings apply only"
         " after a restart (the bot's log names them)."
     )
     assert "changed, applied at the next restart: storage.path" in [

@@ -102,7 +102,7 @@ async def test_fix_after_a_bad_sum_reopens_the_form_with_the_text_and_submits_on
     # The double submit is told it is done already, and is offered no Fix (a new form
     # would pay a second time).
     texts = followup_text(first) + followup_text(again)
-    assert f"already submitted (job #{job.id})" in texts
+    assert f"already submitted (video #{job.id})" in texts
     assert not [i for i in reply_buttons(first) + reply_buttons(again) if "fix" in i]
 
 
@@ -174,7 +174,7 @@ async def test_fix_after_a_quota_refusal_opens_once_the_quota_allows(world: Worl
     world.bot.config = with_guild(world, daily_jobs_per_user=1, quota_reset_hour_utc=6)
     await world.submitted_job("The one that counts.")
     sub = await world.submit(ix, ["A second video."])
-    refusal = f"You have made your 1 videos for today. Your quota resets <t:{resets(world)}:R>."
+    refusal = f"You have made your 1 video for today. Your quota resets <t:{resets(world)}:R>."
     assert followup_text(sub).startswith(f"{refusal}\n{t('fix.hint', 'en-US')}")
     # Still over the limit: said at once, no form to type into for nothing.
     early = await press_fix(world, sub)
@@ -302,7 +302,9 @@ async def test_a_double_submit_in_the_cooldown_is_already_submitted_not_a_refusa
     again = await world.submit(ix, ["A single cat."])
     [job] = await world.jobs()
     assert "is queued" in followup_text(first)
-    assert followup_text(again).startswith(f"This storyboard was already submitted (job #{job.id})")
+    assert followup_text(again).startswith(
+        f"This storyboard was already submitted (video #{job.id})"
+    )
     assert not [i for i in reply_buttons(again) if i.startswith("sb:fix:")]
     assert len(world.provider.requests_to("create")) == 1
 
@@ -319,6 +321,8 @@ async def test_a_form_with_a_lost_image_that_already_made_its_job_offers_no_fix(
     await world.restart()
     again = await world.submit(ix, ["A red kite."])
     [job] = await world.jobs()
-    assert followup_text(again).startswith(f"This storyboard was already submitted (job #{job.id})")
+    assert followup_text(again).startswith(
+        f"This storyboard was already submitted (video #{job.id})"
+    )
     assert not [i for i in reply_buttons(again) if i.startswith("sb:fix:")]
     assert len(world.provider.requests_to("create")) == 1

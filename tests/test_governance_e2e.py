@@ -41,7 +41,7 @@ async def test_a_member_without_an_allowed_role_is_refused_everywhere(world: Wor
     ix = await run(world, world.std.bob)
     assert ix.callback_type == 4
     # Bob's Discord is in Chinese: one message, in his language, naming the role he lacks.
-    refusal = f"你需要以下角色之一才能在这里使用机器人：<@&{MEMBER_ROLE_ID}>"
+    refusal = f"你需要以下身份组之一才能在这里使用机器人：<@&{MEMBER_ROLE_ID}>"
     assert [m["content"] for m in replies_to(ix)] == [refusal]
     assert ix.callback is not None
     assert ix.callback["data"]["flags"] == 64
@@ -92,7 +92,7 @@ async def test_daily_jobs_per_user_refuses_with_the_reset_time_and_refused_jobs_
     sub = await world.submit(ix, ["One too many."])
     text = followup_text(sub)
     reset = QuotaRule(reset_hour_utc=6).next_reset(__import__("time").time())
-    assert f"You have made your 1 videos for today. Your quota resets <t:{reset}:R>." in text
+    assert f"You have made your 1 video for today. Your quota resets <t:{reset}:R>." in text
     assert "One too many." in text
     assert len(world.provider.requests_to("create")) == 2
     # Another member still may.
@@ -116,13 +116,14 @@ async def test_daily_seconds_per_guild_and_cooldown(world: World) -> None:
     # Bob's Discord is in Chinese; his text comes back so nothing he wrote is lost, and
     # Fix (修改) reopens the form with it.
     assert followup_text(sub) == (
-        f"本服务器今天已使用 20 视频秒中的 10 秒，放不下 15 秒的视频。配额将在 <t:{resets}:R> 重置。\n"
+        "本服务器今日的视频时长额度（20 秒）已用 10 秒，剩下的不够生成 15 秒的视频，"
+        f"<t:{resets}:R>重置。\n"
         "按 **修改** 可以重新打开表单，你的内容已经填好。\n"
-        "你输入的内容（以免丢失）：\n```\nFifteen more.\n```"
+        "你写的内容（可以复制后重新粘贴）：\n```\nFifteen more.\n```"
     )
     world.bot.config = with_guild(world, cooldown_seconds=600)
     sub = await world.submit(held, ["Too soon."])
-    assert "Please wait" in followup_text(sub)
+    assert "You're in the cooldown between videos" in followup_text(sub)
     assert len(world.provider.requests_to("create")) == 1
 
 
@@ -152,8 +153,11 @@ async def test_admin_view_masks_the_key_and_shows_usage(world: World) -> None:
     fields = {f["name"]: f["value"] for f in data["embeds"][0]["fields"]}
     assert "API key: ****" in fields["Effective settings"]
     assert fields["Today"].startswith("2 videos, 20 video seconds")
-    assert f"<@{world.std.alice.id}>: 1 videos, 10 s" in fields["Today"]
-    assert fields["Open jobs (2)"].count("#") == 2
+    assert f"<@{world.std.alice.id}>: 1 video, 10 s" in fields["Today"]
+    jobs = await world.jobs()
+    assert fields["Videos in progress (2)"] == "\n".join(
+        f"Video #{j.id} · Queued · <@{j.user_id}> · task ID `{j.task_id}`" for j in jobs
+    )
 
 
 async def test_reload_takes_a_good_file_and_refuses_a_broken_one(
@@ -180,7 +184,7 @@ daily_jobs_per_user = 3
         name="storyboard-admin reload",
     )
     await ix.wait_callback()
-    assert "Config reloaded (1 servers configured)." in text_of(ix)
+    assert "Config reloaded (1 server configured)." in text_of(ix)
     assert world.bot.config.guild(GUILD_ID).daily_jobs_per_user == 3
     path.write_text(
         good.replace("daily_jobs_per_user = 3", "daily_jobs_per_user = -1\nseconds = 20"),

@@ -260,7 +260,7 @@ async def test_alice_still_reaches_her_job_in_the_private_channel(world: World) 
         )
         await ix.wait_callback()
         assert ix.callback is not None
-        assert ix.callback["data"]["embeds"][0]["fields"][0]["value"] == f"`{job.task_id}`"
+        assert ix.callback["data"]["embeds"][0]["footer"]["text"] == f"Video #{job.id}"
     card = world.fd.messages[job.card_message_id or 0]
     ix = await world.fd.press_button(card, f"sb:details:{job.id}", user=world.std.alice)
     await ix.wait_callback()
@@ -658,5 +658,5 @@ async def test_admin_show_is_only_about_this_server(world: World) -> None:
     data = ix.original_message
     assert data is not None
     fields = {f["name"]: f["value"] for f in data["embeds"][0]["fields"]}
-    assert fields["Today"].startswith("1 videos, 10 video seconds")
-    assert "Open jobs (1)" in fields
+    assert fields["Today"].startswith("1 video, 10 video seconds")
+    assert "Videos in progress (1)" in fields

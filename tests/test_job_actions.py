@@ -96,11 +96,17 @@ async def test_the_mark_of_an_earlier_post_is_this_job_s_not_a_longer_number(
 
     job = await job_in(tmp_path, state="uncertain", resolution="unlistable")
     assert job.id == 1
-    assert marker(job).search("I can't know whether the provider started job #1: ...")
-    assert not marker(job).search("I can't know whether the provider started job #12: ...")
+    me = f"<@{job.user_id}>"
+    assert marker(job).search(f"{me} I can't know whether the video service started video #1: ...")
+    assert marker(job).search(f"{me} 你的视频 #1 已完成（10 秒，sora-2，3.1 MB）。")
+    assert not marker(job).search(f"{me} I can't know whether it started video #12: ...")
+    # The thread's progress message names the video too, but is to no one: not a delivery.
+    assert not marker(job).search("Progress of video #1: ▰▰▱▱▱▱▱▱▱▱ 25 %")
+    # Nor is a message to another member.
+    assert not marker(job).search("<@999> your video #1 is ready (10 s, sora-2, 3.1 MB).")
+    # The task id alone no longer marks it: members read the video's number, not the id.
     with_task = job.model_copy(update={"task_id": "task_1"})
-    assert marker(with_task).search("Task `task_1`.")
-    assert not marker(with_task).search("Task `task_12`.")
+    assert not marker(with_task).search("Task `task_1`.")
 
 
 async def test_a_refusal_never_overwrites_a_job_that_was_found(tmp_path: Path) -> None:

@@ -166,8 +166,8 @@ async def test_a_task_failed_by_the_safety_check_offers_edit_and_details_not_ret
     assert progress_line(world, job) == sentence
     [told] = [c for c in posts_in(world, job.thread_id) if "safety check" in c.json["content"]]
     assert told.json["content"] == (
-        f"<@{job.user_id}> this video was not made (task `{job.task_id}`)."
-        f" {sentence} The provider's own words are under Details on the card."
+        f"<@{job.user_id}> video #{job.id} was not made."
+        f" {sentence} The video service's own words are under Details on the card."
     )
     assert THIRD_PARTY not in repr(card_of(world, job.card_message_id))
     assert THIRD_PARTY not in told.json["content"]
@@ -199,8 +199,7 @@ async def test_a_safety_failure_in_chinese_says_what_to_change_in_chinese(world:
     [told] = [c for c in posts_in(world, job.thread_id) if "安全审核" in c.json["content"]]
     content = str(told.json["content"])
     assert content == (
-        f"<@{job.user_id}> 这个视频没有生成（任务 `{job.task_id}`）。{sentence}"
-        "卡片上的“详情”里有服务商的原话。"
+        f"<@{job.user_id}> 视频 #{job.id} 没有生成。{sentence}卡片上的“详情”里有视频服务商的原话。"
     )
     assert "涉及真人，审核未通过" not in content
     assert english_in(told, "delivery", content) == []

@@ -97,7 +97,7 @@ async def test_a_5xx_after_the_relay_accepted_is_found_and_delivered_not_paid_tw
     await world.wait_until(lambda: delivered(world, job.id))
     job = await world.job(job.id)
     assert job.state == "completed"
-    assert [t for t in texts_in(world, job.thread_id) if "your video is ready" in t]
+    assert [t for t in texts_in(world, job.thread_id) if f"your video #{job.id} is ready" in t]
     assert len(world.provider.requests_to("create")) == 1
 
 
@@ -138,7 +138,7 @@ async def test_a_provider_without_a_list_route_is_told_plainly_and_resubmit_need
     job = await world.job(job.id)
     assert (job.state, job.resolution) == ("uncertain", "unlistable")
     [notice] = [t for t in texts_in(world, job.thread_id) if f"#{job.id}" in t]
-    assert "can't know whether the provider started" in notice
+    assert "can't know whether the video service started" in notice
     assert "paying twice" in notice
     # The card offers only Details and a resubmit behind a confirmation.
     await world.wait_until(
@@ -165,7 +165,7 @@ async def test_a_provider_without_a_list_route_is_told_plainly_and_resubmit_need
     world.provider.inject(Fault(route="create", kind="accept_then_status", status=504))
     ix = await world.open_storyboard(shots=1, seconds=10)
     sub = await world.submit(ix, ["Another paper boat."])
-    assert "no way to look jobs up" in followup_text(sub)
+    assert "can't be asked about earlier videos" in followup_text(sub)
     assert len(world.provider.requests_to("list")) == lists
 
 
@@ -303,7 +303,7 @@ async def test_a_video_the_provider_no_longer_keeps_ends_with_a_notice(world: Wo
     world.provider.advance(3600)
     await world.wait_until(lambda: delivered(world, job.id))
     job = await world.job(job.id)
-    [notice] = [t for t in texts_in(world, job.thread_id) if job.task_id and job.task_id in t]
+    [notice] = [t for t in texts_in(world, job.thread_id) if f"video #{job.id} finished" in t]
     assert "no longer keeps it" in notice
     assert job.delivery_error == "video no longer at the provider"
     asked = len(world.provider.requests_to("content"))
@@ -374,7 +374,7 @@ async def test_a_task_gone_for_good_fails_after_repeated_404s(world: World) -> N
     job = await world.job(job.id)
     assert job.state == "failed"
     assert len([r for r in world.provider.requests_to("retrieve") if r.status == 404]) >= 3
-    assert any("does not know this task" in t for t in texts_in(world, job.thread_id))
+    assert any("doesn't know this video" in t for t in texts_in(world, job.thread_id))
 
 
 async def test_a_key_rotation_keeps_polling_running_jobs_with_their_own_key(

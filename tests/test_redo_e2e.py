@@ -128,9 +128,9 @@ async def test_the_form_speaks_the_members_language(world: World) -> None:
     form = await world.fd.press_button(job.card_message_id or 0, f"sb:remix:{job.id}", user=bob)
     await form.wait_callback()
     assert form.modal is not None
-    assert form.modal["title"] == f"修改并重新提交任务 #{job.id}"
+    assert form.modal["title"] == f"修改重做视频 #{job.id}"
     labels = [c["label"] for c in form.modal["components"]]
-    assert labels == ["故事板", "视频时长", "方向", "模型"]
+    assert labels == ["分镜", "视频时长", "方向", "模型"]
     assert form.modal["components"][0]["description"].startswith("每行一个镜头；[5s] 设定时长。")
     fields = form_fields(form)
     assert [o["label"] for o in fields["seconds"]["options"]] == ["10 秒", "15 秒", "25 秒"]
@@ -160,7 +160,7 @@ async def test_changing_length_orientation_and_model_in_the_form_makes_a_job_wit
         "sora-2-pro",
     )
     assert "Shot 2:\nduration: 17sec\nScene: It jumps the fence." in create.fields["prompt"]
-    assert followup_text(sub).startswith(f"Submitted! Task `{new.task_id}` is queued.")
+    assert followup_text(sub).startswith(f"Submitted! Video #{new.id} is queued.")
     # The new card goes to the first job's thread.
     assert new.card_channel_id == job.thread_id
 
@@ -214,7 +214,7 @@ async def test_the_same_form_submitted_twice_with_new_settings_is_one_job(world:
     answers = sorted([followup_text(first), followup_text(second)])
     jobs = await world.jobs()
     assert len(jobs) == 2
-    assert answers[0].startswith(f"Submitted! Task `{jobs[-1].task_id}` is queued.")
+    assert answers[0].startswith(f"Submitted! Video #{jobs[-1].id} is queued.")
     assert answers[1].startswith(t("storyboard.already_submitted", "en-US", job=jobs[-1].id))
     assert len(world.provider.requests_to("create")) == 2  # the original and one redo
 
@@ -225,7 +225,7 @@ async def test_over_the_quota_the_press_answers_and_opens_no_form(world: World) 
     ix = await open_redo(world, job.card_message_id or 0, job)
     assert ix.callback_type == MESSAGE
     assert ix.modal is None
-    assert text_of(ix).startswith("You have made your 1 videos for today.")
+    assert text_of(ix).startswith("You have made your 1 video for today.")
     assert len(world.provider.requests_to("create")) == 1
 
 
@@ -237,7 +237,7 @@ async def test_in_the_cooldown_the_press_answers_in_the_members_language(world: 
     )
     await ix.wait_callback()
     assert ix.modal is None
-    assert text_of(ix).startswith("请等待 ")
+    assert text_of(ix).startswith("冷却中：<t:")
 
 
 async def test_a_form_submitted_after_the_member_lost_the_channel_is_not_found(

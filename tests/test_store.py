@@ -31,6 +31,7 @@ def new_job(key: str = "quick:1", image: ReferenceImage | None = None) -> NewJob
         channel_id=20,
         user_id=30,
         locale="zh-CN",
+        public_locale="en-US",
         storyboard=BOARD,
         image=image,
         filesize_limit=10 * 1024 * 1024,
@@ -108,3 +109,30 @@ async def test_meta_round_trip(tmp_path: Path) -> None:
     await store.set_meta("commands_hash:global", "abc")
     assert await store.get_meta("commands_hash:global") == "abc"
     await store.close()
+
+
+async def test_a_job_keeps_the_servers_language_apart_from_the_members(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        job = await store.create_job(new_job())
+        assert (job.locale, job.public_locale) == ("zh-CN", "en-US")
+    finally:
+        await store.close()
+
+
+async def test_jobs_stored_before_public_locale_keep_the_language_they_were_shown_in(
+    tmp_path: Path,
+) -> None:
+    """Their cards were written in the requester's language: edits stay in it."""
+    path = tmp_path / "db.sqlite3"
+    store = await Store.open(path)
+    job = await store.create_job(new_job())
+    await store.close()
+    with sqlite3.connect(path) as db:  # back to the schema before 0007
+        db.executescript("ALTER TABLE jobs DROP COLUMN public_locale; PRAGMA user_version = 8;")
+    db.close()
+    store = await Store.open(path)
+    try:
+        assert (await store.job(job.id)).public_locale == "zh-CN"
+    finally:
+        await store.close()

@@ -40,7 +40,9 @@ async def test_happy_path_without_image(world: World) -> None:
     card = card_call.json["embeds"][0]
     fields = {f["name"]: f["value"] for f in card["fields"]}
     [job] = await world.jobs()
-    assert fields["Task"] == f"`{job.task_id}`"
+    # The card names the video by its number; the video service's id is only in Details.
+    assert card["footer"]["text"] == f"Video #{job.id}"
+    assert "Task" not in fields and str(job.task_id) not in str(card)
     assert fields["Status"] == "Queued"
     assert fields["Length"] == "15 s"
     assert fields["Requested by"] == f"<@{world.std.alice.id}>"
@@ -54,7 +56,7 @@ async def test_happy_path_without_image(world: World) -> None:
     assert hello.json["allowed_mentions"] == {"parse": [], "users": [world.std.alice.id]}
 
     text = followup_text(sub)
-    assert f"Task `{job.task_id}` is queued" in text
+    assert f"Video #{job.id} is queued" in text
     assert f"<#{thread_id}>" in text
     assert (job.state, job.card_message_id, job.thread_id) == (
         "active",
@@ -202,7 +204,7 @@ async def test_provider_refusal_shows_its_message(world: World) -> None:
         world, Fault(route="create", kind="status", status=400, body=body)
     )
     assert (
-        "The video provider refused the request: Prompt must not exceed 3 shots for this model"
+        "The video service refused the request: Prompt must not exceed 3 shots for this model"
         in text
     )
 
@@ -248,7 +250,7 @@ async def test_a_double_submit_sends_one_job(world: World) -> None:
     await world.wait_reply(second)
     texts = followup_text(first) + followup_text(second)
     assert len(world.provider.requests_to("create")) == 1
-    assert "already submitted (job #1)" in texts
+    assert "already submitted (video #1)" in texts
     assert len(await world.jobs()) == 1
 
 

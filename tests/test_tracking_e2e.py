@@ -78,7 +78,10 @@ async def test_finished_video_is_posted_in_the_thread_mentioning_only_the_reques
     assert post.files[0][0] == f"storyboard-{job.id}.mp4"
     assert post.files[0][1] == world.provider.content_of(job.task_id or "")
     assert post.json["allowed_mentions"] == {"parse": [], "users": [world.std.alice.id]}
-    assert f"<@{world.std.alice.id}> your video is ready (10 s, sora-2" in post.json["content"]
+    assert (
+        post.json["content"]
+        == f"<@{world.std.alice.id}> your video #{job.id} is ready (10 s, sora-2, 64 KB)."
+    )
     await world.wait_until(
         lambda: status_of(card_edits(world, job.card_message_id)[-1]) == "Completed"
     )
@@ -107,10 +110,11 @@ async def test_a_video_over_the_upload_limit_is_not_uploaded(world: World) -> No
     await world.wait_until(lambda: deliveries(world, job.thread_id))
     [post] = deliveries(world, job.thread_id)
     assert post.files == []
-    # The limit in the member's own units (32 KiB, not "0.0 MB"); no link, so the task id.
+    # The limit in the member's own units (32 KiB, not "0.0 MB"); no link, so an admin's help.
     assert post.json["content"] == (
-        f"<@{world.std.alice.id}> your video is ready, but it is larger than this server's"
-        f" upload limit (32 KB), so I can't post it here. Ask the provider for task `{job.task_id}`."
+        f"<@{world.std.alice.id}> your video #{job.id} is ready, but it is larger than this"
+        " server's upload limit (32 KB), so I can't post it here. A server admin can fetch it"
+        " for you."
     )
     await world.wait_until(lambda: _delivered(world, job.id))
 
@@ -147,7 +151,7 @@ async def test_a_job_that_never_finishes_expires(world: World) -> None:
     world.bot.config = config
     await world.wait_until(lambda: posts_in(world, job.thread_id)[1:])
     text = posts_in(world, job.thread_id)[-1].json["content"]
-    assert "is taking unusually long: The provider did not finish within 1 min." in text
+    assert "is taking unusually long: The video service did not finish within 1 min." in text
     assert "I keep looking for up to 24 h" in text
     assert (await world.job(job.id)).state == "expired"
 
@@ -227,7 +231,9 @@ async def test_a_moderator_may_press_them_and_a_server_manager_may_not(world: Wo
     sub = await press(world, job.id, "details", user=world.mod)
     await sub.wait_callback()
     assert sub.callback is not None
-    assert sub.callback["data"]["content"].startswith(f"**Job #{job.id}**")
+    assert sub.callback["data"]["content"].startswith(
+        f"**Video #{job.id}**, task ID `{job.task_id}`"
+    )
     # Manage Server is not Manage Messages.
     sub = await press(world, job.id, "details", user=world.std.admin)
     await sub.wait_callback()
@@ -273,7 +279,10 @@ async def test_video_status_list_and_cancel(world: World) -> None:
     )
     await ix.wait_callback()
     assert ix.callback is not None
-    assert ix.callback["data"]["embeds"][0]["fields"][0]["value"] == f"`{job.task_id}`"
+    # Only bob sees it: in his language, the video by its number (the task ID is in Details).
+    status_card = ix.callback["data"]["embeds"][0]
+    assert status_card["footer"]["text"] == f"视频 #{job.id}"
+    assert status_card["fields"][0] == {"name": "状态", "value": "排队中", "inline": True}
     ix = await world.fd.run_slash_command(
         guild=world.std.guild, channel=world.std.text, user=world.std.alice, name="video list"
     )
@@ -298,7 +307,7 @@ async def test_video_status_list_and_cancel(world: World) -> None:
         options={"id": job.task_id},
     )
     await world.wait_reply(ix)  # deferred: the provider is asked first
-    assert followup_text(ix) == f"Job #{job.id} is cancelled."
+    assert followup_text(ix) == f"Video #{job.id} is cancelled."
     assert world.provider.jobs[job.task_id or ""].deleted
     assert (await world.job(job.id)).state == "cancelled"
 

@@ -104,12 +104,11 @@ COMPRESSED = {
     "en-US": (
         "<@{alice}> your video is ready (10 s, sora-2). It is 1.6 MB, over this server's upload"
         " limit (391 KB), so I compressed it to fit: {size}, 320x240. For the original file,"
-        " ask an admin (job #1). Task `{task_id}`."
+        " ask an admin (video #1)."
     ),
     "zh-CN": (
         "<@{alice}> 你的视频已完成（10 秒，sora-2）。原视频 1.6 MB，超过了本服务器的上传上限"
-        "（391 KB），所以我把它压缩到了 {size}，320x240。需要原文件请联系管理员（任务 #1）。"
-        "任务 `{task_id}`。"
+        "（391 KB），所以我把它压缩到了 {size}，320x240。需要原文件请联系管理员（视频 #1）。"
     ),
 }
 
@@ -120,6 +119,7 @@ async def test_a_video_over_the_limit_arrives_compressed_playable_and_under_it(
 ) -> None:
     assert len(original) == pytest.approx(1.65 * MB, rel=0.1)
     world.provider.serve_video(original)
+    world.std.guild.preferred_locale = locale  # the post is public: the server's language
     job, post = await finished_job(world, 400_000, locale=locale)
     [(name, data)] = post.files
     assert name == f"storyboard-{job.id}.mp4"
@@ -150,7 +150,7 @@ async def test_a_video_within_a_big_limit_is_posted_untouched(
     [(name, data)] = post.files
     assert (name, data) == (f"storyboard-{job.id}.mp4", original)
     assert post.json["content"] == (
-        f"<@{world.std.alice.id}> your video is ready (10 s, sora-2, 1.6 MB). Task `{job.task_id}`."
+        f"<@{world.std.alice.id}> your video #{job.id} is ready (10 s, sora-2, 1.6 MB)."
     )
 
 
@@ -167,8 +167,7 @@ async def test_a_video_no_playable_copy_of_fits_gets_a_still_and_the_reason(
     assert post.json["content"] == (
         f"<@{world.std.alice.id}> your video is ready (10 s, sora-2), but this server's upload"
         " limit (23 KB) is too small for a playable copy of it (the video is 1.6 MB), so here"
-        " is a still from the middle. For the video, ask an admin (job #1)."
-        f" Task `{job.task_id}`."
+        " is a still from the middle. For the video, ask an admin (video #1)."
     )
 
 
@@ -185,9 +184,9 @@ async def test_discord_refusing_the_fitted_file_as_too_large_gets_the_notice(
     job, post = await finished_job(world, 400_000)
     assert post.files == []
     assert post.json["content"] == (
-        f"<@{world.std.alice.id}> your video is ready, but it is larger than this server's"
-        f" upload limit (391 KB), so I can't post it here. Ask the provider for task"
-        f" `{job.task_id}`."
+        f"<@{world.std.alice.id}> your video #{job.id} is ready, but it is larger than this"
+        " server's upload limit (391 KB), so I can't post it here. A server admin can fetch it"
+        " for you."
     )
 
 

@@ -399,6 +399,8 @@ async def transcript(flow: str, locale: str) -> list[str]:
     """The Markdown of one flow in one locale."""
     async with fresh_world() as world:
         screen = Screen(world, world.std.alice)
+        # A server whose language is the member's: what everyone reads is in it too.
+        world.std.guild.preferred_locale = locale
         await FLOWS[flow](world, screen, Actor(world, world.std.alice, locale))
     return [f"## {flow} — {locale}", "", *screen.lines]
 
@@ -408,7 +410,7 @@ async def transcripts(flows: Sequence[str], locales: Sequence[str]) -> str:
         "# What a member sees",
         "",
         "Produced by `python -m tests.transcript`: the real bot driven through the fake"
-        " Discord and the fake provider, the member's Discord in the locale named. Each block"
+        " Discord and the fake provider, the member's Discord and the server in the locale named. Each block"
         " is a message as the bot sent it (▌ an embed, 📎 an attachment, [ ] a button);"
         " `<t:…:R>` is a Discord timestamp, shown by the reader's client as a relative time.",
         "",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import discord
@@ -23,10 +22,10 @@ from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.storyboard import check_settings, validate_storyboard
 from bot.tree import ensure_allowed
-from bot.videos_api import CreateVideoRequest
 from cogs.attachments import fetch_reference_image
+from cogs.audience import guild_locale, server_locale
 from cogs.draft.modals import ImageModal, SettingsModal, ShotModal
-from cogs.draft.panel import build_panel, panel_view, shot_options, shot_picker
+from cogs.draft.panel import build_panel, panel_view, preview_text, shot_options, shot_picker
 from cogs.draft.threads import open_draft_thread
 from cogs.job_posting import post_job_card
 from cogs.replies import reply, reply_not_submitted, report_error
@@ -164,15 +163,7 @@ class DraftActions:
             return t(
                 "draft.preview_problem", locale, reason=t(problem.key, locale, **problem.fields)
             )
-        request = CreateVideoRequest.from_storyboard(valid, guild.profile)
-        fields = {k: v for k, v in request.form_fields(guild.profile) if k != "prompt"}
-        if draft.image_filename:
-            fields["input_reference"] = draft.image_filename
-        prompt = valid.prompt.replace("```", "`\u200b``")
-        return (
-            t("draft.preview", locale)
-            + f"\n```\n{prompt[:1500]}\n```\n```json\n{json.dumps(fields, ensure_ascii=False)}\n```"
-        )
+        return preview_text(valid, draft.image_filename, locale)
 
     async def submit(
         self, interaction: discord.Interaction, draft: Draft, actor: Actor, locale: str
@@ -189,6 +180,7 @@ class DraftActions:
                 channel_id=draft.thread_id or draft.channel_id,
                 filesize_limit=interaction.filesize_limit,
                 locale=locale,
+                guild_locale=guild_locale(interaction),
             )
             await self.refresh(draft)
             if job.state == "submit_failed":
@@ -206,8 +198,13 @@ class DraftActions:
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         title = clean_title(t("draft.copy_title", locale, title=draft.title))
+        # The copy's panel is public: in the server's language, like the original's.
         copy = await self.service.duplicate(
-            draft.id, actor, channel_id=draft.channel_id, title=title, locale=locale
+            draft.id,
+            actor,
+            channel_id=draft.channel_id,
+            title=title,
+            locale=server_locale(self.bot, interaction),
         )
         parent = self.bot.get_channel(draft.channel_id)
         where = await open_draft_thread(self.bot, copy, parent)

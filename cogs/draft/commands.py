@@ -21,6 +21,7 @@ from bot.quota_view import check_before_form
 from bot.storyboard import StoryboardSettings
 from bot.tree import ensure_allowed
 from cogs.attachments import fetch_reference_image, looks_like_image
+from cogs.audience import server_locale
 from cogs.draft.actions import DraftActions, actor_of, bot_of
 from cogs.draft.buttons import DYNAMIC_ITEMS
 from cogs.draft.threads import open_draft_thread
@@ -180,7 +181,8 @@ class DraftCog(commands.Cog):
             channel_id=interaction.channel_id or 0,
             owner_id=interaction.user.id,
             title=clean_title(title),
-            locale=locale,
+            # The panel is for everyone in the thread: the server's language.
+            locale=server_locale(self.bot, interaction),
             settings=StoryboardSettings(
                 model=d.model,
                 seconds=d.seconds,

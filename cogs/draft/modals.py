@@ -119,7 +119,9 @@ class SettingsModal(ui.Modal):
         yes_no = [(t("draft.yes", locale), "yes"), (t("draft.no", locale), "no")]
         self.model = _select("model", [(m, m) for m in guild.models[:25]], s.model)
         self.seconds = _select(
-            "seconds", [(f"{n} s", str(n)) for n in guild.allowed_seconds], str(s.seconds)
+            "seconds",
+            [(t("card.seconds", locale, seconds=n), str(n)) for n in guild.allowed_seconds],
+            str(s.seconds),
         )
         self.orientation = _select(
             "orientation",

@@ -7,7 +7,8 @@ from discord import ui
 
 from bot.drafts import Draft
 from bot.i18n import t
-from cogs.job_card import escape
+from bot.storyboard import ValidStoryboard
+from cogs.job_card import escape, size_text
 
 SCENE_PREVIEW = 300
 
@@ -89,13 +90,14 @@ def _clip(text: str, limit: int) -> str:
 
 
 def build_panel(draft: Draft, locale: str | None = None) -> discord.Embed:
+    """The panel, in the language it was opened in: the server's (`Draft.locale`)."""
     loc = locale or draft.locale
     s = draft.settings
     planned = draft.planned_durations()
     lines = []
     for number, (shot, seconds) in enumerate(zip(draft.shots, planned, strict=True), start=1):
         length = (
-            f"{shot.duration} s"
+            t("draft.shot_seconds", loc, seconds=shot.duration)
             if shot.duration is not None
             else t("draft.auto_seconds", loc, seconds=seconds or "?")
         )
@@ -152,6 +154,50 @@ def panel_view(draft: Draft, locale: str | None = None) -> ui.View:
     for action in actions:
         view.add_item(panel_button(action, draft.id, label=t(f"draft.button_{action}", loc)))
     return view
+
+
+# A reply holds 2,000 characters: the summary first, the raw prompt in what is left.
+PREVIEW_LIMIT = 1900
+PREVIEW_SCENE = 200
+
+
+def preview_text(valid: ValidStoryboard, image: str | None, locale: str) -> str:
+    """What Submit would make, as a member reads it (shots with their lengths, the
+    settings), then the exact text the video service gets, for those who want it."""
+    s = valid.settings
+
+    def yes_no(value: bool) -> str:
+        return t("draft.yes" if value else "draft.no", locale)
+
+    lines = [t("draft.preview", locale)]
+    lines += [
+        t(
+            "draft.preview_shot",
+            locale,
+            number=n,
+            seconds=shot.duration,
+            scene=escape(_clip(shot.scene, PREVIEW_SCENE)),
+        )
+        for n, shot in enumerate(valid.shots, start=1)
+    ]
+    lines.append(
+        t(
+            "draft.preview_settings",
+            locale,
+            model=escape(s.model),
+            seconds=s.seconds,
+            size=size_text(valid.size, s.orientation, locale),
+            watermark=yes_no(s.watermark),
+            private=yes_no(s.private),
+            image=escape(image) if image else t("card.none", locale),
+        )
+    )
+    summary = "\n".join(lines)
+    room = PREVIEW_LIMIT - len(summary) - 60
+    raw = valid.prompt.replace("```", "`\u200b``")
+    if room < 100:
+        return _clip(summary, PREVIEW_LIMIT)
+    return f"{summary}\n-# {t('draft.preview_raw', locale)}\n```\n{_clip(raw, room)}\n```"
 
 
 def shot_options(draft: Draft, locale: str) -> list[discord.SelectOption]:
