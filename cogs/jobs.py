@@ -197,12 +197,13 @@ class JobListView(ui.View):
         for job in jobs:
             first = job.storyboard.shots[0].scene
             seconds = t("card.seconds", self.locale, seconds=job.storyboard.settings.seconds)
-            value = f"`{job.task_id or '-'}` · {seconds} · {escape(first[:80])}"
+            # The member's own words on a line of their own; the video by its number (the
+            # video service's id is for Details).
+            facts = seconds
             if job.state == "completed" and job.delivery_message_id is not None:
-                value += f" · [{t('buttons.watch', self.locale)}]({delivery_url(job)})"
-            embed.add_field(
-                name=f"#{job.id} · {status_text(job, self.locale)}", value=value, inline=False
-            )
+                facts += f" · [{t('buttons.watch', self.locale)}]({delivery_url(job)})"
+            name = f"{t('card.footer', self.locale, job=job.id)} · {status_text(job, self.locale)}"
+            embed.add_field(name=name, value=f"{escape(first[:80])}\n{facts}", inline=False)
         return None, embed
 
     @ui.button(label="◀")

@@ -8,13 +8,15 @@ The keys live under `[commands]` in `bot/locales/<locale>.commands.toml`:
     commands.<command path>.description          /storyboard, /video, /video status
     commands.<command path>.options.<option>     an option's description
     commands.<command path>.choices.<option>.<value>   a choice's name
+    commands.<command path>.names.<option>       an option's localised name (时长, 方向...)
 
 where `<command path>` is the qualified name with spaces as dots (`video.status`).
-Command and option names stay ASCII and are not localised.
+Command names stay ASCII; the default option names too (the payload always carries
+them), with localised names where a `locale_str` name has a key (`app_commands.rename`).
 
-Discord asks for every locale it knows; we answer for the languages we have and return
-None otherwise, so Discord shows the English default. `zh-TW` gets the Simplified Chinese
-text, like every reply the bot sends (`bot.i18n.pick_locale`).
+Discord asks for every locale it knows; we answer for the languages we have (zh-CN and
+zh-TW each get their own catalogue, `bot.i18n.pick_locale`) and return None otherwise,
+so Discord shows the English default.
 """
 
 from __future__ import annotations

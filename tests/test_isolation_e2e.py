@@ -11,6 +11,7 @@ either (without the channel check he would act, not just be refused as "not your
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,6 +271,13 @@ async def test_alice_still_reaches_her_job_in_the_private_channel(world: World) 
 # /video list
 
 
+def number_of(name: str) -> str:
+    """ "#12" from a /video list entry ("Video #12 · Queued", "视频 #12 · 排队中")."""
+    found = re.search(r"#\d+", name)
+    assert found is not None, name
+    return found.group()
+
+
 @pytest.mark.parametrize("outsider", ["hidden_channel", "hidden_channel_mod"])
 async def test_video_list_leaves_out_jobs_in_a_channel_the_member_no_longer_sees(
     world: World, outsider: str
@@ -280,13 +288,13 @@ async def test_video_list_leaves_out_jobs_in_a_channel_the_member_no_longer_sees
     ix = await command(world, case, "video list")
     assert ix.callback is not None
     names = [f["name"] for f in ix.callback["data"]["embeds"][0]["fields"]]
-    assert [n.split(" ")[0] for n in names] == [f"#{hidden.id}", f"#{visible.id}"]
+    assert [number_of(n) for n in names] == [f"#{hidden.id}", f"#{visible.id}"]
 
     await revoke(world, case.home, case.who)
     ix = await command(world, case, "video list")
     assert ix.callback is not None
     fields = ix.callback["data"]["embeds"][0]["fields"]
-    assert [f["name"].split(" ")[0] for f in fields] == [f"#{visible.id}"]
+    assert [number_of(f["name"]) for f in fields] == [f"#{visible.id}"]
     assert_nothing_leaked(ix, hidden)
 
 
@@ -317,7 +325,7 @@ async def test_video_list_pages_count_only_visible_jobs(world: World) -> None:
     ix = await command(world, case, "video list")
     assert ix.callback is not None
     page = ix.callback["data"]
-    ids = [f["name"].split(" ")[0] for f in page["embeds"][0]["fields"]]
+    ids = [number_of(f["name"]) for f in page["embeds"][0]["fields"]]
     assert ids == [f"#{j.id}" for j in reversed(shown)][:5]
     message = ix.original_message
     assert message is not None
@@ -325,7 +333,7 @@ async def test_video_list_pages_count_only_visible_jobs(world: World) -> None:
     nxt = await world.fd.press_button(message, buttons[1]["custom_id"], user=case.who)
     await nxt.wait_callback()
     assert nxt.callback is not None
-    ids = [f["name"].split(" ")[0] for f in nxt.callback["data"]["embeds"][0]["fields"]]
+    ids = [number_of(f["name"]) for f in nxt.callback["data"]["embeds"][0]["fields"]]
     assert ids == [f"#{shown[0].id}"]
     for job in hidden:
         assert f"#{job.id} " not in seen(ix) + seen(nxt)

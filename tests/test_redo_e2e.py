@@ -323,8 +323,8 @@ async def test_video_list_links_each_finished_video_to_its_message(world: World)
         f"https://discord.com/channels/{world.std.guild.id}/{done.thread_id}"
         f"/{done.delivery_message_id}"
     )
-    assert fields[f"#{done.id} · Completed"].endswith(f" · [Watch]({url})")
-    assert "](" not in fields[f"#{running.id} · Queued"]
+    assert fields[f"Video #{done.id} · Completed"] == f"A finished fox.\n10 s · [Watch]({url})"
+    assert fields[f"Video #{running.id} · Queued"] == "A running fox.\n10 s"
     [video] = [c for c in posts_in(world, done.thread_id) if c.files]
     assert int(video.response["id"]) == done.delivery_message_id
 

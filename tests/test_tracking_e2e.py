@@ -288,7 +288,7 @@ async def test_video_status_list_and_cancel(world: World) -> None:
     )
     await ix.wait_callback()
     assert ix.callback is not None
-    assert ix.callback["data"]["embeds"][0]["fields"][0]["name"].startswith(f"#{job.id} · ")
+    assert ix.callback["data"]["embeds"][0]["fields"][0]["name"] == f"Video #{job.id} · Queued"
     ix = await world.fd.run_slash_command(
         guild=world.std.guild,
         channel=world.std.text,
