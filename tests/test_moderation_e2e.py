@@ -111,7 +111,7 @@ async def test_a_safety_refusal_at_create_says_what_to_change_and_offers_fix_not
     old = with_retry_button(message, job.id)
     retry = await press(world, old, f"sb:retry:{job.id}")
     assert said(retry) == (
-        f"Job #{job.id} is now: Not submitted. That button no longer applies, and nothing was sent."
+        f"Video #{job.id} is now: Not submitted. That button no longer applies, and nothing was sent."
     )
     assert len(world.provider.requests_to("create")) == 1
 
@@ -140,7 +140,7 @@ async def test_an_ordinary_refusal_at_create_still_shows_the_providers_words_wit
     sub = await world.submit(ix, ["A cat."])
     [job] = await world.jobs()
     assert job.error_key == "provider.rejected"
-    assert "The video provider refused the request: Prompt must not exceed 3 shots" in (
+    assert "The video service refused the request: Prompt must not exceed 3 shots" in (
         followup_text(sub)
     )
     _, fix_id = fix_message(sub)
@@ -179,7 +179,7 @@ async def test_a_task_failed_by_the_safety_check_offers_edit_and_details_not_ret
     old = with_retry_button(card_of(world, job.card_message_id), job.id)
     retry = await press(world, old, f"sb:retry:{job.id}")
     assert said(retry) == (
-        f"Job #{job.id} is now: Failed. That button no longer applies, and nothing was sent."
+        f"Video #{job.id} is now: Failed. That button no longer applies, and nothing was sent."
     )
     assert len(world.provider.requests_to("create")) == 1
     assert [j.id for j in await world.jobs()] == [job.id]
@@ -190,6 +190,7 @@ async def test_a_task_failed_by_the_safety_check_offers_edit_and_details_not_ret
 
 
 async def test_a_safety_failure_in_chinese_says_what_to_change_in_chinese(world: World) -> None:
+    world.std.guild.preferred_locale = "zh-CN"  # the card and the thread: the server's language
     world.provider.set_outcome(None, "fail", code="-", message="视频内容涉及真人，审核未通过")
     job = await failed_by_the_safety_check(world, "一位名人在跳舞。", user=world.std.bob)
     assert job.error_key == "moderation.real_person"
