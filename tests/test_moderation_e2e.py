@@ -92,7 +92,7 @@ async def test_a_safety_refusal_at_create_says_what_to_change_and_offers_fix_not
     assert (job.state, job.error_key) == ("submit_failed", "moderation.real_person")
     text = followup_text(sub)
     assert text.startswith(
-        "Your storyboard was not submitted. The provider's safety check refused this: it seems"
+        "Your storyboard was not submitted. The video service's safety check refused this: it seems"
         " to show a real person. Describe a fictional character instead, then edit and send it"
         " again.\nPress **Fix** to open the form again with your text."
     )
@@ -104,7 +104,7 @@ async def test_a_safety_refusal_at_create_says_what_to_change_and_offers_fix_not
     message, _ = fix_message(sub)
     details = await press(world, message, f"sb:details:{job.id}")
     shown = await answered(world, details)
-    assert "The provider said (code `moderation_blocked`):" in shown
+    assert "The video service said (code `moderation_blocked`):" in shown
     assert REAL_PERSON in shown
 
     # An old Retry on this job makes nothing.
@@ -158,7 +158,7 @@ async def test_a_task_failed_by_the_safety_check_offers_edit_and_details_not_ret
     assert job.error_key == "moderation.copyright"
     sentence = t("moderation.copyright", "en-US")
     assert sentence == (
-        "The provider's safety check refused this: it seems to use someone else's work"
+        "The video service's safety check refused this: it seems to use someone else's work"
         " (a known character, brand or film). Describe your own instead, then edit and send"
         " it again."
     )
