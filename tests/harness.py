@@ -229,6 +229,23 @@ class World:
         ]
         return message
 
+    async def use_as_reference(
+        self, attachment: dict[str, Any], choice: str, user: Member | None = None
+    ) -> InteractionHandle:
+        """Bob posts `attachment`; `user` (Alice) runs "Use as reference image" on it and
+        picks `choice` (a draft's id, or "quick"); the pick's handle once answered."""
+        message = self.member_message(self.std.text, self.std.bob, "look", [attachment])
+        menu = await self.fd.run_message_context_menu(
+            "Use as reference image", message, user=user or self.std.alice
+        )
+        await self.wait_reply(menu)
+        picker = menu.original_message
+        assert picker is not None
+        custom_id = picker["components"][0]["components"][0]["custom_id"]
+        chosen = await self.fd.select(picker, custom_id, [choice], user=user or self.std.alice)
+        await chosen.wait_callback()
+        return chosen
+
     async def jobs(self) -> list[Job]:
         return await self.bot.store.jobs()
 

@@ -223,16 +223,7 @@ async def test_a_stashed_image_form_keeps_its_image_after_a_restart(world: World
     """ "Use as reference image" -> quick storyboard: the image is in the store, so the
     form's id carries the stash and a restart does not lose it."""
     photo = world.fd.attachment("sunset.png", png_bytes((48, 27), "orange"), "image/png")
-    message = world.member_message(world.std.text, world.std.bob, "look", [photo])
-    ix = await world.fd.run_message_context_menu(
-        "Use as reference image", message, user=world.std.alice
-    )
-    await world.wait_reply(ix)
-    picker = ix.original_message
-    assert picker is not None
-    custom_id = picker["components"][0]["components"][0]["custom_id"]
-    chosen = await world.fd.select(picker, custom_id, ["quick"], user=world.std.alice)
-    await chosen.wait_callback()
+    chosen = await world.use_as_reference(photo, "quick")
     assert chosen.modal is not None
     await world.restart()
     sub = await world.submit(chosen, ["A sunset over the sea."])

@@ -72,16 +72,7 @@ async def test_an_image_put_in_a_draft_is_stored_without_its_location(world: Wor
     )
     await world.wait_reply(ix)
     photo = world.fd.attachment("IMG_2041.JPG", phone_jpeg(), "image/jpeg")
-    message = world.member_message(world.std.text, world.std.bob, "look", [photo])
-    menu = await world.fd.run_message_context_menu(
-        "Use as reference image", message, user=world.std.alice
-    )
-    await world.wait_reply(menu)
-    picker = menu.original_message
-    assert picker is not None
-    custom_id = picker["components"][0]["components"][0]["custom_id"]
-    chosen = await world.fd.select(picker, custom_id, ["1"], user=world.std.alice)
-    await chosen.wait_callback()
+    await world.use_as_reference(photo, "1")
     stored = await world.bot.store.drafts.image(1)
     assert stored is not None
     assert stored.filename == "IMG_2041.jpg"

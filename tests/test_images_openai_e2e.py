@@ -102,16 +102,7 @@ async def test_a_draft_image_is_fitted_when_the_draft_is_submitted(world: World)
     await world.wait_reply(ix)
     draft = await world.bot.store.drafts.get(1)
     photo = world.fd.attachment("IMG_3001.JPG", turned_bands(), "image/jpeg")
-    message = world.member_message(world.std.text, world.std.bob, "look", [photo])
-    menu = await world.fd.run_message_context_menu(
-        "Use as reference image", message, user=world.std.alice
-    )
-    await world.wait_reply(menu)
-    picker = menu.original_message
-    assert picker is not None
-    custom_id = picker["components"][0]["components"][0]["custom_id"]
-    chosen = await world.fd.select(picker, custom_id, [str(draft.id)], user=world.std.alice)
-    await chosen.wait_callback()
+    await world.use_as_reference(photo, str(draft.id))
     stored = await world.bot.store.drafts.image(draft.id)
     assert stored is not None
     # Attached: upright and clean, its own shape (the settings may still change).

@@ -313,16 +313,7 @@ async def test_use_as_reference_image_into_a_quick_storyboard_is_refused_before_
     world.bot.config = with_guild(world, daily_jobs_per_user=1)
     await world.submitted_job("The one that counts.")
     photo = world.fd.attachment("sunset.png", png_bytes((48, 27), "orange"), "image/png")
-    message = world.member_message(world.std.text, world.std.bob, "look", [photo])
-    ix = await world.fd.run_message_context_menu(
-        "Use as reference image", message, user=world.std.alice
-    )
-    await world.wait_reply(ix)
-    picker = ix.original_message
-    assert picker is not None
-    custom_id = picker["components"][0]["components"][0]["custom_id"]
-    chosen = await world.fd.select(picker, custom_id, ["quick"], user=world.std.alice)
-    await chosen.wait_callback()
+    chosen = await world.use_as_reference(photo, "quick")
     assert chosen.modal is None
     assert followup_text(chosen) == (
         f"You have made your 1 video for today. Your quota resets <t:{resets(world)}:R>."
