@@ -17,8 +17,9 @@ from discord.ext import commands
 
 from bot.config import Config
 from bot.ops import OpsServer, start_ops
-from bot.store import Store
-from bot.store_api import StoreApi
+from bot.store import Store, open_store
+from bot.store.db import DatabaseUnavailable
+from bot.store.api import StoreApi
 from bot.submission import Submitter
 from bot.tracker import Tracker
 from bot.transcoder import Transcoder
@@ -193,9 +194,9 @@ class StoryboardBot(commands.Bot):
         self._session = aiohttp.ClientSession()
         self._video_api = VideoApi(self._session)
         try:
-            self._store = await Store.open(self.config.storage_path)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreUnavailable(f"{self.config.storage_path}: {exc}") from exc
+            self._store = await open_store(self.config)
+        except (sqlite3.Error, OSError, DatabaseUnavailable) as exc:
+            raise StoreUnavailable(f"{self.config.storage_shown}: {exc}") from exc
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:

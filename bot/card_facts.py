@@ -13,7 +13,7 @@ import statistics
 from pydantic import BaseModel, ConfigDict
 
 from bot.store import Job
-from bot.store_api import StoreApi
+from bot.store.api import StoreApi
 
 # The estimate reads this many of the latest completed videos of the same model and length.
 RECENT_JOBS = 20

@@ -102,7 +102,7 @@ def _summary(config: Config) -> list[str]:
         f"{f.provider.max_requests_per_second:g} requests/s per key",
         f"images: at most {f.images.max_mb:g} MB and {f.images.max_pixels:,} pixels; "
         f"fitted by {f.images.fit} where the profile needs the video's size",
-        f"storage: {config.storage_path}",
+        f"storage: {config.storage_shown}",
         _describe_guild("servers not listed", config.guild(0)),
     ]
     lines += [_describe_guild(f"guild {gid}", g) for gid, g in config.guilds.items()]

@@ -13,6 +13,7 @@ import copy
 import difflib
 import ipaddress
 import json
+import importlib.util
 import os
 import re
 import tomllib
@@ -137,6 +138,10 @@ class TrackingSection(_Section):
     # Delivery that keeps failing for a passing reason (Discord or the provider down)
     # is retried with backoff up to this cap, and given up with a notice after this long.
     delivery_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # A delivery is claimed for this long and renewed while it runs: a process killed
+    # mid-upload holds its job no longer than this before another (or itself, restarted)
+    # delivers it, checking the thread first.
+    delivery_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     delivery_retry_max_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     delivery_give_up_hours: float = Field(default=6.0, gt=0, le=24 * 14)
 
@@ -149,7 +154,12 @@ class TrackingSection(_Section):
 
 
 class StorageSection(_Section):
+    """`[storage]`: an SQLite file (`path`, the default), or PostgreSQL for several
+    processes (`url`, or `url_env` naming the variable that holds one with a password)."""
+
     path: Annotated[Path, Strict(False)] = Path("storyboard.sqlite3")
+    url: SecretStr | None = None
+    url_env: str | None = None
 
 
 class OpsSection(_Section):
@@ -298,6 +308,15 @@ class Config(BaseModel):
     guilds: dict[int, GuildSettings]
 
     dm_key: SecretStr | None = None
+    # PostgreSQL (`[storage] url` / `url_env`); None: the SQLite file at `storage_path`.
+    storage_url: SecretStr | None = None
+
+    @property
+    def storage_shown(self) -> str:
+        """Where the data lives, as printed for an admin (no password)."""
+        if self.storage_url is not None:
+            return shown_url(self.storage_url.get_secret_value())
+        return str(self.storage_path)
 
     def guild(self, guild_id: int) -> GuildSettings:
         """The settings for `guild_id`; a guild not in the file has no key."""
@@ -318,6 +337,8 @@ class Config(BaseModel):
             values.append(self.dm_key.get_secret_value())
         if self.discord_token is not None:
             values.append(self.discord_token.get_secret_value())
+        if self.storage_url is not None:
+            values.append(URL(self.storage_url.get_secret_value()).password or "")
         return [v for v in values if v]
 
 
@@ -586,6 +607,18 @@ def _storage_problem(path: Path) -> str | None:
     return None
 
 
+def _database_url_problem(url: str) -> str | None:
+    """Why `[storage] url` can't name a PostgreSQL database, seen before connecting."""
+    if URL(url).scheme not in ("postgresql", "postgres"):
+        return (
+            "must be a PostgreSQL URL, like postgresql://storyboard@db.example:5432/storyboard"
+            " (for an SQLite file, set path instead)"
+        )
+    if importlib.util.find_spec("asyncpg") is None:
+        return "needs asyncpg: pip install 'storyboard-bot[postgres]'"
+    return None
+
+
 def parse_config(
     data: Mapping[str, object], path: Path, env: Mapping[str, str] | None = None
 ) -> Config:
@@ -616,7 +649,11 @@ def parse_config(
     storage = file.storage.path
     if not storage.is_absolute():
         storage = path.parent / storage
-    if (problem := _storage_problem(storage)) is not None:
+    storage_url = _key_from("storage.url", file.storage.url, file.storage.url_env, env, issues)
+    if storage_url is not None:
+        if (problem := _database_url_problem(storage_url.get_secret_value())) is not None:
+            issues.append(ConfigIssue(field="storage.url", message=problem))
+    elif (problem := _storage_problem(storage)) is not None:
         issues.append(ConfigIssue(field="storage.path", message=problem))
     if field_issues:
         issues = field_issues + _independent(issues, field_issues, guilds)
@@ -630,6 +667,7 @@ def parse_config(
         file=file,
         guilds=guilds,
         dm_key=dm_key,
+        storage_url=storage_url,
     )
 
 

@@ -83,6 +83,7 @@ RESTART_ONLY = (
     "discord.token",
     "discord.dev_guild_ids",
     "storage.path",
+    "storage.url",
     "ops.listen",
     "ops.log_format",
     # The transcoder's slots and queue are made once, with the bot.
@@ -97,6 +98,7 @@ def needs_restart(running: Config, fresh: Config) -> list[str]:
         "discord.token": lambda c: c.discord_token,
         "discord.dev_guild_ids": lambda c: c.dev_guild_ids,
         "storage.path": lambda c: c.storage_path,
+        "storage.url": lambda c: c.storage_url,
         "ops.listen": lambda c: c.file.ops.listen,
         "ops.log_format": lambda c: c.file.ops.log_format,
         "media.transcode_slots": lambda c: c.file.media.transcode_slots,

@@ -10,7 +10,7 @@ from bot.config import Config
 from bot.drafts import Actor, Draft, require_manager, require_open
 from bot.errors import StoryboardError
 from bot.store import Job
-from bot.store_api import StoreApi
+from bot.store.api import StoreApi
 from bot.submission import SubmitOrder, Submitter
 
 log = logging.getLogger(__name__)

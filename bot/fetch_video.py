@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Config
-from bot.store import Job, Store
+from bot.store import Job, Store, open_store
 from bot.tracker import Tracker
 from bot.videos_api import ContentTooLarge, NotFound, VideoApi
 
@@ -34,13 +34,13 @@ async def _find(store: Store, reference: str) -> Job | None:
 
 async def fetch_video(config: Config, reference: str, out: Path) -> str:
     """Write job `reference`'s video to `out`; the line to print, or `FetchError`."""
-    if not config.storage_path.exists():
+    if config.storage_url is None and not config.storage_path.exists():
         raise FetchError(f"no database at {config.storage_path} (see [storage] path)")
-    store = await Store.open(config.storage_path)
+    store = await open_store(config)
     try:
         job = await _find(store, reference)
         if job is None:
-            raise FetchError(f"no job {reference!r} in {config.storage_path}")
+            raise FetchError(f"no job {reference!r} in {config.storage_shown}")
         if job.kind != "video":
             raise FetchError(f"job #{job.id} made a character, not a video")
         if job.state != "completed" or job.task_id is None:

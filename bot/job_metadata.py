@@ -12,7 +12,7 @@ import json
 import secrets
 
 from bot.store import Job
-from bot.store_api import StoreApi
+from bot.store.api import StoreApi
 
 INSTANCE_META_KEY = "instance_id"
 

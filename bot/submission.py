@@ -23,7 +23,7 @@ from bot.images import fit_for, prepare_for_send
 from bot.job_metadata import create_metadata
 from bot.moderation import failure_key
 from bot.store import DuplicateRequest, Job, NewJob
-from bot.store_api import StoreApi
+from bot.store.api import StoreApi
 from bot.storyboard import (
     Shot,
     Storyboard,

@@ -19,7 +19,7 @@ import heapq
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.config import Config, TrackingSection
 from bot.job_metadata import request_tags
 from bot.store import Job, Resolution
-from bot.store_api import StoreApi
+from bot.store.api import StoreApi
 from bot.videos_api import (
     NotFound,
     NotSupported,
@@ -416,11 +416,22 @@ class Tracker:
             self.watch(job.id, self.tracking.delivery_retry_seconds)
             return
         maybe_posted = job.delivery_claimed_at is not None
-        job = await self._store.claim_delivery(job.id)
+        lease = self.tracking.delivery_lease_seconds
+        claimed = await self._store.claim_delivery(job.id, lease)
+        if claimed is None:
+            # Delivered meanwhile, or another process is delivering it (a rolling deploy's
+            # other half): look again once its claim would have run out.
+            job = await self._store.job(job.id)
+            if job.delivered_at is None:
+                left = (job.delivery_lease_until or 0.0) - time.time()
+                self.watch(job.id, max(left, self.tracking.delivery_retry_seconds))
+            return
+        job = claimed
         if job.delivered_at is not None:
             return
         try:
-            result = await self.events.deliver(job, maybe_posted=maybe_posted)
+            async with self._holding_claim(job.id, lease):
+                result = await self.events.deliver(job, maybe_posted=maybe_posted)
         except Exception as exc:
             # Unforeseen (a full disk, a bug): a passing failure, with the same backoff and
             # give-up as any, never a retry every minute forever.
@@ -444,6 +455,24 @@ class Tracker:
         self._card_again_later(await self._show(job))
         if job.state == "expired" and job.resolution is None:
             self.watch(job.id, self.tracking.late_poll_minutes * 60)
+
+    @contextlib.asynccontextmanager
+    async def _holding_claim(self, job_id: int, lease: float) -> AsyncIterator[None]:
+        """Renew the delivery claim while a delivery runs (a long upload outlives a lease)."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(lease / 3)
+                if not await self._store.renew_delivery(job_id, lease):
+                    log.warning("job=%s: delivery claim lost while delivering", job_id)
+                    return
+
+        renewing = asyncio.create_task(renew(), name=f"delivery-lease-{job_id}")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            await asyncio.wait([renewing])
 
     async def _delivery_failed(self, job: Job) -> None:
         """A passing failure: back off (capped); past `delivery_give_up_hours`, a last notice."""

@@ -16,7 +16,7 @@ import discord
 from discord import ui
 
 from bot.bot import StoryboardBot
-from bot.echo_store import FormEcho
+from bot.store.echoes import FormEcho
 from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.store import Job

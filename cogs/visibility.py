@@ -16,7 +16,7 @@ from bot.drafts import Draft
 from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.store import Job
-from bot.store_api import StoreApi
+from bot.store.api import StoreApi
 
 # SQLite's INTEGER is a signed 64-bit number: no row id is outside 1..2**63-1, and
 # binding a larger Python int raises OverflowError.

@@ -75,6 +75,8 @@ def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, /, **overrides
             "lost_after_minutes": 0.01,
             "late_poll_minutes": 0.005,
             "delivery_retry_seconds": 0.2,
+            # A process killed mid-delivery holds its claim this long (production: 60 s).
+            "delivery_lease_seconds": 1,
         },
         "storage": {"path": str(db)},
         "guilds": {

@@ -83,10 +83,9 @@ async def finished(store: Store, took: float, guild: int = GUILD, **settings: ob
     await store.mark_submitted(job.id, video(job, "queued"))
     done = await store.record_poll(job.id, video(job, "completed", 100))
     assert done.finished_at is not None
-    await store._db.execute(
-        "UPDATE jobs SET submitted_at = ? WHERE id = ?", (done.finished_at - took, job.id)
+    await store.db.execute(
+        "UPDATE jobs SET submitted_at = ? WHERE id = ?", done.finished_at - took, job.id
     )
-    await store._db.commit()
     return await store.mark_delivered(job.id)
 
 
@@ -127,10 +126,9 @@ async def test_a_running_job_is_estimated_from_the_median_of_this_servers_like_j
 async def test_the_estimate_reads_only_the_last_twenty(store: Store) -> None:
     for _ in range(20):
         await finished(store, 60)
-    await store._db.execute(  # an hour earlier, each as long as it was
+    await store.db.execute(  # an hour earlier, each as long as it was
         "UPDATE jobs SET submitted_at = submitted_at - 3600, finished_at = finished_at - 3600"
     )
-    await store._db.commit()
     for _ in range(20):
         await finished(store, 600)
     job = await running(store)
@@ -218,9 +216,11 @@ async def test_jobs_stored_before_the_model_column_get_theirs(tmp_path: Path) ->
     store = await Store.open(path)
     job = await finished(store, 120, model="sora-2-pro")
     await store.close()
-    with sqlite3.connect(path) as db:  # back to the schema before 0006 (and 0007)
+    with sqlite3.connect(path) as db:  # back to the schema before 0006 (and what came after)
         db.executescript(
-            "ALTER TABLE jobs DROP COLUMN public_locale;"
+            "ALTER TABLE jobs DROP COLUMN delivery_owner;"
+            " ALTER TABLE jobs DROP COLUMN delivery_lease_until; DROP TABLE key_pacers;"
+            " ALTER TABLE jobs DROP COLUMN public_locale;"
             " DROP INDEX jobs_durations; DROP INDEX jobs_guild_durations;"
             " ALTER TABLE jobs DROP COLUMN model; ALTER TABLE jobs DROP COLUMN progress_message_id;"
             " DROP TABLE form_echoes; DROP TABLE job_stills; PRAGMA user_version = 5;"

@@ -190,7 +190,7 @@ def test_the_build_context_has_what_copy_needs_and_nothing_secret(
         assert not dockerignore_excludes(ignore_patterns, source), source
     for kept in (
         "bot/config.py",
-        "bot/migrations/0001_jobs.sql",
+        "bot/store/migrations/sqlite/0001_jobs.sql",
         "bot/locales/en-US.toml",
         "cogs/__init__.py",
     ):

@@ -319,6 +319,8 @@ max_requests_per_second = {rate}
 [tracking]
 poll_min_seconds = 0.05
 poll_max_seconds = 0.2
+# A killed process holds its delivery claim this long (production: 60 s).
+delivery_lease_seconds = 1
 
 [storage]
 path = "{db}"

@@ -99,8 +99,7 @@ async def test_daily_jobs_per_user_refuses_with_the_reset_time_and_refused_jobs_
     await world.submitted_job("Bob's turn.", user=world.std.bob)
     assert len(world.provider.requests_to("create")) == 3
     # After the reset the member may again.
-    await world.bot.store._db.execute("UPDATE jobs SET created_at = created_at - 86400")
-    await world.bot.store._db.commit()
+    await world.bot.store.db.execute("UPDATE jobs SET created_at = created_at - 86400")
     await world.submitted_job("Tomorrow.")
     assert len(world.provider.requests_to("create")) == 4
 

@@ -291,8 +291,7 @@ async def test_what_counts_is_one_definition_for_the_quota_and_the_admin_view(
     store = await Store.open(tmp_path / "db.sqlite3")
     try:
         job = await store.create_job(new_job())
-        await store._db.execute("UPDATE jobs SET state = ? WHERE id = ?", (state, job.id))
-        await store._db.commit()
+        await store.db.execute("UPDATE jobs SET state = ? WHERE id = ?", state, job.id)
         usage = await store.usage_now(job.guild_id, job.user_id, 0)
         by_member = await store.usage_by_member(job.guild_id or 0, 0)
     finally:

@@ -13,7 +13,13 @@ from bot.store import DuplicateRequest, NewJob, Store
 from bot.storyboard import Shot, Storyboard, StoryboardSettings, validate_storyboard
 from bot.videos_api import ReferenceImage, VideoJob
 
-MIGRATIONS = len(list((Path(__file__).resolve().parents[1] / "bot" / "migrations").glob("*.sql")))
+MIGRATIONS = len(
+    list(
+        (Path(__file__).resolve().parents[1] / "bot" / "store" / "migrations" / "sqlite").glob(
+            "*.sql"
+        )
+    )
+)
 BOARD = validate_storyboard(
     Storyboard(
         shots=(Shot(scene="a door opens", author_id=5), Shot(scene="a cat", duration=5)),
@@ -128,8 +134,13 @@ async def test_jobs_stored_before_public_locale_keep_the_language_they_were_show
     store = await Store.open(path)
     job = await store.create_job(new_job())
     await store.close()
-    with sqlite3.connect(path) as db:  # back to the schema before 0007
-        db.executescript("ALTER TABLE jobs DROP COLUMN public_locale; PRAGMA user_version = 8;")
+    with sqlite3.connect(path) as db:  # back to the schema before 0009 (and 0010 after it)
+        db.executescript(
+            "ALTER TABLE jobs DROP COLUMN public_locale;"
+            " ALTER TABLE jobs DROP COLUMN delivery_owner;"
+            " ALTER TABLE jobs DROP COLUMN delivery_lease_until;"
+            " DROP TABLE key_pacers; PRAGMA user_version = 8;"
+        )
     db.close()
     store = await Store.open(path)
     try:

@@ -9,7 +9,7 @@ from discord import ui
 
 from bot.bot import StoryboardBot
 from bot.draft_service import DraftService
-from bot.draft_store import StaleEdit
+from bot.store.drafts import StaleEdit
 from bot.drafts import (
     Actor,
     Draft,

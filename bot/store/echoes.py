@@ -1,17 +1,16 @@
 """What a member typed into a refused quick form, kept a day for its Fix button.
 
-The only SQL for form echoes, sharing the store's connection and write lock.
+The only SQL for form echoes, on the store's database.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
-import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
+from bot.store.db import Database
 from bot.storyboard import StoryboardSettings
 
 # A Fix button is pressed within minutes; a day is plenty, and bounds the table.
@@ -32,9 +31,8 @@ class FormEcho(BaseModel):
 
 
 class EchoStore:
-    def __init__(self, db: aiosqlite.Connection, write: asyncio.Lock) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._write = write
 
     async def save(
         self,
@@ -47,35 +45,27 @@ class EchoStore:
         stash_id: int | None = None,
     ) -> int:
         now = time.time()
-        async with self._write:
-            await self._db.execute(
-                "DELETE FROM form_echoes WHERE created_at < ?", (now - KEEP_SECONDS,)
-            )
-            async with self._db.execute(
-                "INSERT INTO form_echoes (user_id, guild_id, channel_id, settings, fields,"
-                " stash_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    user_id,
-                    guild_id,
-                    channel_id,
-                    settings.model_dump_json(),
-                    json.dumps(list(fields)),
-                    stash_id,
-                    now,
-                ),
-            ) as cur:
-                echo_id = cur.lastrowid
-            await self._db.commit()
-        assert echo_id is not None
-        return echo_id
+        await self._db.execute("DELETE FROM form_echoes WHERE created_at < ?", now - KEEP_SECONDS)
+        echo_id = await self._db.fetchval(
+            "INSERT INTO form_echoes (user_id, guild_id, channel_id, settings, fields,"
+            " stash_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            user_id,
+            guild_id,
+            channel_id,
+            settings.model_dump_json(),
+            json.dumps(list(fields)),
+            stash_id,
+            now,
+        )
+        return int(echo_id)
 
     async def find(self, echo_id: int) -> FormEcho | None:
         """The echo, unless it is gone or older than a day."""
-        async with self._db.execute(
+        row = await self._db.fetchrow(
             "SELECT * FROM form_echoes WHERE id = ? AND created_at >= ?",
-            (echo_id, time.time() - KEEP_SECONDS),
-        ) as cur:
-            row = await cur.fetchone()
+            echo_id,
+            time.time() - KEEP_SECONDS,
+        )
         if row is None:
             return None
         data = dict(row)

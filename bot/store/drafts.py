@@ -1,16 +1,13 @@
-"""Drafts in SQLite: the only SQL for drafts, sharing the store's connection and write lock."""
+"""Drafts: the only SQL for drafts, on the store's database (`bot.store.db`)."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import time
 from typing import Any
 
-import aiosqlite
-
 from bot.drafts import MAX_DRAFT_SHOTS, Draft, DraftShot, DraftState
 from bot.errors import StoryboardError
+from bot.store.db import Database, Queries, Row
 from bot.storyboard import StoryboardSettings
 from bot.videos_api.models import ReferenceImage
 
@@ -41,13 +38,11 @@ _DRAFT_COLUMNS = (
 
 
 class DraftStore:
-    def __init__(self, db: aiosqlite.Connection, write: asyncio.Lock) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._write = write
 
-    async def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+    async def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[Row]:
+        return await self._db.fetch(sql, *args)
 
     async def create(
         self,
@@ -60,26 +55,20 @@ class DraftStore:
         settings: StoryboardSettings,
     ) -> Draft:
         now = time.time()
-        async with self._write:
-            async with self._db.execute(
-                """INSERT INTO drafts (guild_id, channel_id, owner_id, title, locale, settings,
-                       state, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)""",
-                (
-                    guild_id,
-                    channel_id,
-                    owner_id,
-                    title,
-                    locale,
-                    settings.model_dump_json(),
-                    now,
-                    now,
-                ),
-            ) as cur:
-                draft_id = cur.lastrowid
-            await self._db.commit()
-        assert draft_id is not None
-        return await self.get(draft_id)
+        draft_id = await self._db.fetchval(
+            """INSERT INTO drafts (guild_id, channel_id, owner_id, title, locale, settings,
+                   state, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) RETURNING id""",
+            guild_id,
+            channel_id,
+            owner_id,
+            title,
+            locale,
+            settings.model_dump_json(),
+            now,
+            now,
+        )
+        return await self.get(int(draft_id))
 
     async def find(self, draft_id: int) -> Draft | None:
         rows = await self._rows(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,))
@@ -101,14 +90,11 @@ class DraftStore:
 
     async def _change(self, sql: str, args: tuple[Any, ...], draft_id: int) -> int:
         """Run one UPDATE/DELETE and touch the draft, atomically; returns the rows changed."""
-        async with self._write:
-            async with self._db.execute(sql, args) as cur:
-                changed = cur.rowcount
+        async with self._db.transaction() as tx:
+            await tx.lock(f"draft:{draft_id}")
+            changed = await tx.execute(sql, *args)
             if changed:
-                await self._db.execute(
-                    "UPDATE drafts SET updated_at = ? WHERE id = ?", (time.time(), draft_id)
-                )
-            await self._db.commit()
+                await _touch(tx, draft_id, time.time())
         return changed
 
     async def set_panel(self, draft_id: int, *, thread_id: int, panel_message_id: int) -> Draft:
@@ -123,25 +109,29 @@ class DraftStore:
         self, draft_id: int, *, scene: str, duration: int | None, author_id: int
     ) -> Draft:
         now = time.time()
-        async with self._write:
-            # One statement: the shot goes in only while the draft is open and not full,
-            # at the end, whoever else is adding at the same moment.
-            async with self._db.execute(
+        async with self._db.transaction() as tx:
+            # Under the draft's lock: the shot goes in only while the draft is open and
+            # not full, at the end, whoever else (in any process) is adding at that moment.
+            await tx.lock(f"draft:{draft_id}")
+            added = await tx.execute(
                 """INSERT INTO draft_shots (draft_id, position, scene, duration, author_id,
                        created_at, updated_at)
                    SELECT d.id, COALESCE((SELECT MAX(position) FROM draft_shots WHERE draft_id = d.id), 0) + 1,
-                          ?, ?, ?, ?, ?
+                          CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS BIGINT),
+                          CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION)
                    FROM drafts d
                    WHERE d.id = ? AND d.state = 'open'
                      AND (SELECT COUNT(*) FROM draft_shots WHERE draft_id = d.id) < ?""",
-                (scene, duration, author_id, now, now, draft_id, MAX_DRAFT_SHOTS),
-            ) as cur:
-                added = cur.rowcount
+                scene,
+                duration,
+                author_id,
+                now,
+                now,
+                draft_id,
+                MAX_DRAFT_SHOTS,
+            )
             if added:
-                await self._db.execute(
-                    "UPDATE drafts SET updated_at = ? WHERE id = ?", (now, draft_id)
-                )
-            await self._db.commit()
+                await _touch(tx, draft_id, now)
         draft = await self.get(draft_id)
         if not added:
             if not draft.is_open:
@@ -182,13 +172,14 @@ class DraftStore:
 
     async def move_shot(self, draft_id: int, shot_id: int, step: int) -> Draft:
         """Swap a shot with its neighbour above (-1) or below (+1)."""
-        async with self._write:
-            state = await self._rows("SELECT state FROM drafts WHERE id = ?", (draft_id,))
-            if state and state[0]["state"] != "open":
-                raise StoryboardError(f"draft.is_{state[0]['state']}")
-            rows = await self._rows(
+        async with self._db.transaction() as tx:
+            await tx.lock(f"draft:{draft_id}")
+            state = await tx.fetchval("SELECT state FROM drafts WHERE id = ?", draft_id)
+            if state is not None and state != "open":
+                raise StoryboardError(f"draft.is_{state}")
+            rows = await tx.fetch(
                 "SELECT id, position FROM draft_shots WHERE draft_id = ? ORDER BY position, id",
-                (draft_id,),
+                draft_id,
             )
             ids = [r["id"] for r in rows]
             if shot_id not in ids:
@@ -198,18 +189,19 @@ class DraftStore:
             if 0 <= there < len(ids):
                 a, b = rows[here], rows[there]
                 now = time.time()
-                await self._db.execute(
+                await tx.execute(
                     "UPDATE draft_shots SET position = ?, updated_at = ? WHERE id = ?",
-                    (b["position"], now, a["id"]),
+                    b["position"],
+                    now,
+                    a["id"],
                 )
-                await self._db.execute(
+                await tx.execute(
                     "UPDATE draft_shots SET position = ?, updated_at = ? WHERE id = ?",
-                    (a["position"], now, b["id"]),
+                    a["position"],
+                    now,
+                    b["id"],
                 )
-                await self._db.execute(
-                    "UPDATE drafts SET updated_at = ? WHERE id = ?", (now, draft_id)
-                )
-                await self._db.commit()
+                await _touch(tx, draft_id, now)
         return await self.get(draft_id)
 
     async def update_settings(
@@ -279,8 +271,9 @@ class DraftStore:
 
     async def open_for_member(self, guild_id: int, user_id: int, limit: int = 25) -> list[Draft]:
         rows = await self._rows(
-            """SELECT DISTINCT d.id FROM drafts d LEFT JOIN draft_shots s ON s.draft_id = d.id
-               WHERE d.guild_id = ? AND d.state = 'open' AND (d.owner_id = ? OR s.author_id = ?)
+            """SELECT d.id FROM drafts d
+               WHERE d.guild_id = ? AND d.state = 'open' AND (d.owner_id = ? OR EXISTS
+                   (SELECT 1 FROM draft_shots s WHERE s.draft_id = d.id AND s.author_id = ?))
                ORDER BY d.updated_at DESC LIMIT ?""",
             (guild_id, user_id, user_id, limit),
         )
@@ -293,19 +286,18 @@ class DraftStore:
         return [await self.get(r["id"]) for r in rows]
 
     async def stash_image(self, user_id: int, image: ReferenceImage) -> int:
-        async with self._write:
-            # Old stashes are of no use: a member picks a target within minutes.
-            await self._db.execute(
-                "DELETE FROM image_stash WHERE created_at < ?", (time.time() - 86400,)
-            )
-            async with self._db.execute(
-                "INSERT INTO image_stash (user_id, filename, content_type, data, created_at) VALUES (?, ?, ?, ?, ?)",
-                (user_id, image.filename, image.content_type, image.data, time.time()),
-            ) as cur:
-                stash_id = cur.lastrowid
-            await self._db.commit()
-        assert stash_id is not None
-        return stash_id
+        # Old stashes are of no use: a member picks a target within minutes.
+        await self._db.execute("DELETE FROM image_stash WHERE created_at < ?", time.time() - 86400)
+        stash_id = await self._db.fetchval(
+            "INSERT INTO image_stash (user_id, filename, content_type, data, created_at)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
+            user_id,
+            image.filename,
+            image.content_type,
+            image.data,
+            time.time(),
+        )
+        return int(stash_id)
 
     async def stashed_image(self, stash_id: int, user_id: int) -> ReferenceImage | None:
         rows = await self._rows(
@@ -318,3 +310,7 @@ class DraftStore:
         return ReferenceImage(
             filename=r["filename"], content_type=r["content_type"], data=bytes(r["data"])
         )
+
+
+async def _touch(tx: Queries, draft_id: int, now: float) -> None:
+    await tx.execute("UPDATE drafts SET updated_at = ? WHERE id = ?", now, draft_id)

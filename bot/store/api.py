@@ -1,18 +1,19 @@
 """The store's interface: what the tracker, the submission path and the cogs rely on.
 
-`Store` (SQLite, `bot/store.py`) is the one implementation today. Another
-backend (PostgreSQL for several processes, see docs/scaling.md) is a new
-module implementing these two protocols; mypy checks that `Store` does.
+`Store` (`bot.store.jobs`) implements it on SQLite or PostgreSQL (`bot.store.db`);
+mypy checks that it conforms.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from bot.access import QuotaRule, Usage
 from bot.drafts import Draft, DraftState
-from bot.echo_store import FormEcho
-from bot.store import Job, NewJob, Resolution
+from bot.store.echoes import FormEcho
+from bot.shards import Shards
+from bot.store.models import Job, NewJob, Resolution
 from bot.storyboard import StoryboardSettings
 from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -100,7 +101,7 @@ class EchoStoreApi(Protocol):
 class StoreApi(Protocol):
     @property
     def drafts(self) -> DraftStoreApi:
-        """Draft operations, sharing the store's connection and write lock."""
+        """Draft operations, on the store's database."""
 
     @property
     def echoes(self) -> EchoStoreApi:
@@ -196,8 +197,12 @@ class StoreApi(Protocol):
     ) -> list[float]:
         """Submission-to-finish seconds of the last completed videos of a model and length."""
 
-    async def claim_delivery(self, job_id: int) -> Job:
-        """Record that delivery starts, before anything is posted."""
+    async def claim_delivery(self, job_id: int, lease_seconds: float) -> Job | None:
+        """Claim delivery for this process before anything is posted; None when another
+        live process holds the claim (or the job was delivered meanwhile)."""
+
+    async def renew_delivery(self, job_id: int, lease_seconds: float) -> bool:
+        """Extend this process's claim while its delivery runs; False if it has lost it."""
 
     async def mark_delivered(
         self, job_id: int, *, message_id: int | None = None, error: str | None = None
@@ -205,11 +210,15 @@ class StoreApi(Protocol):
 
     async def note_delivery_failure(self, job_id: int) -> Job: ...
 
-    async def open_job_ids(self) -> list[int]:
+    async def open_job_ids(self, shards: Shards | None = None) -> list[int]:
         """Ids of the jobs `open_jobs` returns, without loading them."""
 
-    async def open_jobs(self) -> list[Job]:
-        """Jobs the tracker must watch: waiting on the provider, or finished but not told."""
+    async def open_jobs(self, shards: Shards | None = None) -> list[Job]:
+        """Jobs the tracker must watch (of `shards`' guilds): waiting on the provider, or
+        finished but not told."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Held by one process of the fleet at a time (PostgreSQL's advisory lock)."""
 
     async def recent_jobs(
         self, *, guild_id: int, user_id: int | None = None, limit: int = 10, offset: int = 0
