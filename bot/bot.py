@@ -18,8 +18,8 @@ from discord.ext import commands
 from bot.config import Config
 from bot.ops import OpsServer, start_ops
 from bot.store import Store, open_store
-from bot.store.db import DatabaseUnavailable
 from bot.store.api import StoreApi
+from bot.store.db import DatabaseUnavailable
 from bot.submission import Submitter
 from bot.tracker import Tracker
 from bot.transcoder import Transcoder

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import importlib.util
 import ipaddress
 import json
-import importlib.util
 import os
 import re
 import tomllib

@@ -16,10 +16,10 @@ import discord
 from discord import ui
 
 from bot.bot import StoryboardBot
-from bot.store.echoes import FormEcho
 from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.store import Job
+from bot.store.echoes import FormEcho
 from bot.storyboard import StoryboardSettings
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image

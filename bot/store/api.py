@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 from bot.access import QuotaRule, Usage
 from bot.drafts import Draft, DraftState
-from bot.store.echoes import FormEcho
 from bot.shards import Shards
+from bot.store.echoes import FormEcho
 from bot.store.models import Job, NewJob, Resolution
 from bot.storyboard import StoryboardSettings
 from bot.thumbnails import Thumbnail

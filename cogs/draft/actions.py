@@ -9,7 +9,6 @@ from discord import ui
 
 from bot.bot import StoryboardBot
 from bot.draft_service import DraftService
-from bot.store.drafts import StaleEdit
 from bot.drafts import (
     Actor,
     Draft,
@@ -20,6 +19,7 @@ from bot.drafts import (
 )
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
+from bot.store.drafts import StaleEdit
 from bot.storyboard import check_settings, validate_storyboard
 from bot.tree import ensure_allowed
 from cogs.attachments import fetch_reference_image
