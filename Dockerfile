@@ -18,10 +18,10 @@ RUN python -m venv /opt/venv
 ENV PATH="/opt/venv/bin:$PATH"
 
 WORKDIR /src
-# Dependencies first, read from pyproject.toml (no dev extra), so a code change
-# does not reinstall them.
+# Dependencies first, read from pyproject.toml (with the postgres extra, so one image
+# serves a fleet; no dev extra), so a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 COPY bot ./bot
 COPY cogs ./cogs
