@@ -171,3 +171,37 @@ def test_a_servers_language_is_one_the_bot_has(tmp_path: Path) -> None:
     [problem] = issues(bad)
     assert "guilds.111.locale" in problem
     assert "'en-US', 'zh-CN' or 'zh-TW'" in problem
+
+
+def test_postgresql_by_url_or_by_the_variable_that_holds_it(tmp_path: Path) -> None:
+    by_env = load_config(
+        write(tmp_path, BASE + '\n[storage]\nurl_env = "DB_URL"\n'),
+        {"DB_URL": "postgresql://bot:s3cret-pw@db.internal:5432/storyboard"},
+    )
+    assert by_env.storage_url is not None
+    # Shown without its password; the password is a secret the logs mask.
+    assert by_env.storage_shown == "postgresql://bot:****@db.internal:5432/storyboard"
+    assert "s3cret-pw" in by_env.secrets()
+    assert "s3cret-pw" not in repr(by_env)
+    plain = load_config(
+        write(tmp_path, BASE + '\n[storage]\nurl = "postgresql://bot@db.internal/sb"\n'), {}
+    )
+    assert plain.storage_shown == "postgresql://bot@db.internal/sb"
+    # Without a url it is the SQLite file, as before.
+    assert load_config(write(tmp_path, BASE), {}).storage_url is None
+
+
+def test_a_storage_url_that_is_not_postgresql_or_given_twice_is_refused(tmp_path: Path) -> None:
+    assert any(
+        "storage.url: must be a PostgreSQL URL" in line
+        for line in issues(write(tmp_path, BASE + '\n[storage]\nurl = "mysql://db/sb"\n'))
+    )
+    both = issues(
+        write(tmp_path, BASE + '\n[storage]\nurl = "postgresql://db/sb"\nurl_env = "X"\n'),
+        {"X": "postgresql://db/sb"},
+    )
+    assert any("storage: set url or url_env, not both" in line for line in both)
+    assert any(
+        "storage.url_env: environment variable NOPE is not set" in line
+        for line in issues(write(tmp_path, BASE + '\n[storage]\nurl_env = "NOPE"\n'))
+    )

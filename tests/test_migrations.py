@@ -23,8 +23,7 @@ def sqlite_schema(path: Path) -> dict[str, set[str]]:
         tables = [
             r[0]
             for r in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%'"
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         ]
         schema = {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")} for t in tables}
