@@ -191,12 +191,13 @@ class StoryboardBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.logged_in.set()  # discord.py calls this right after the token was accepted
-        self._session = aiohttp.ClientSession()
-        self._video_api = VideoApi(self._session)
         try:
             self._store = await open_store(self.config)
         except (sqlite3.Error, OSError, DatabaseUnavailable) as exc:
             raise StoreUnavailable(f"{self.config.storage_shown}: {exc}") from exc
+        self._session = aiohttp.ClientSession()
+        # After the store: on PostgreSQL, a key's ceiling is shared with the whole fleet.
+        self._video_api = VideoApi(self._session, shared_pacing=self._store.key_pacing())
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:

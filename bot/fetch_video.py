@@ -50,7 +50,8 @@ async def fetch_video(config: Config, reference: str, out: Path) -> str:
         size: int | None = None
         try:
             async with aiohttp.ClientSession() as session:
-                tracker = Tracker(store, VideoApi(session), lambda: config)
+                api = VideoApi(session, shared_pacing=store.key_pacing())
+                tracker = Tracker(store, api, lambda: config)
                 size = await tracker.download(job, part, max_bytes=cap)
         except NotFound:
             raise FetchError(

@@ -781,10 +781,10 @@ async def test_a_pause_holds_every_caller_of_the_key_and_only_grows() -> None:
         clock[0] += delay
 
     pacer = RequestPacer(10, clock=lambda: clock[0], sleep=sleep)
-    pacer.pause(5)
-    pacer.pause(2)  # never shortens
+    await pacer.pause(5)
+    await pacer.pause(2)  # never shortens
     for bad in (math.inf, math.nan, -1.0, 0.0):
-        pacer.pause(bad)
+        await pacer.pause(bad)
     assert pacer.paused_for() == 5
     await pacer.wait()
     assert clock[0] == 5

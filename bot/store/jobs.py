@@ -38,6 +38,7 @@ from bot.store.models import (
 from bot.storyboard import ValidStoryboard
 from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
+from bot.videos_api.ratelimit import SharedPacing
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,16 @@ class Store:
 
     async def close(self) -> None:
         await self.db.close()
+
+    def key_pacing(self) -> SharedPacing | None:
+        """Each API key's request ceiling and pause for every process of the fleet, or
+        None on SQLite: its file serves one process, whose in-memory pacer is the fleet's."""
+        if self.db.dialect != "postgres":
+            return None
+        # Imported here: it needs asyncpg, an extra only PostgreSQL users install.
+        from bot.store.pacing import KeyPacers
+
+        return KeyPacers(self.db)
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
         """Held by one process of the fleet at a time (`Database.exclusive`)."""

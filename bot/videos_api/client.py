@@ -49,7 +49,14 @@ from bot.videos_api.errors import (
 )
 from bot.videos_api.keys import key_fingerprint
 from bot.videos_api.models import CreateVideoRequest, VideoJob
-from bot.videos_api.ratelimit import Clock, PacerRegistry, RequestPacer, Sleep
+from bot.videos_api.ratelimit import (
+    Clock,
+    KeyPaused,
+    PacerRegistry,
+    RequestPacer,
+    SharedPacing,
+    Sleep,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -385,10 +392,11 @@ class VideoClient:
             "User-Agent": USER_AGENT,
         }
 
-    def _error(
+    async def _error(
         self, status: int, headers: CIMultiDictProxy[str], body: bytes, *, create: bool
     ) -> VideoApiError:
-        """The typed error for an answer, scrubbed of our key; a 429 pauses the key."""
+        """The typed error for an answer, scrubbed of our key; a 429 pauses the key (in
+        every process sharing it: the pause is recorded before the error is raised)."""
         error = error_for(
             status,
             headers,
@@ -399,20 +407,25 @@ class VideoClient:
         )
         if isinstance(error, RateLimited):
             wait = error.retry_after
-            self._pacer.pause(
+            await self._pacer.pause(
                 max(wait, MIN_RATE_LIMIT_PAUSE)
                 if wait is not None
                 else self._retry.rate_limit_pause
             )
         elif status == 503 and (wait := _retry_after(headers)) is not None:
-            self._pacer.pause(min(wait, self._retry.max_pause))
+            await self._pacer.pause(min(wait, self._retry.max_pause))
         return error
 
-    def _refuse_while_paused(self) -> None:
-        """The key is paused for longer than we wait by ourselves: say so without a request."""
+    async def _take_turn(self) -> None:
+        """Wait for the key's next start; a pause longer than we wait by ourselves (known
+        here, or learnt from the fleet while waiting) is said without a request."""
         paused = self._pacer.paused_for()
         if paused > self._retry.max_retry_after:
             raise RateLimited(paused)
+        try:
+            await self._pacer.wait(refuse_over=self._retry.max_retry_after)
+        except KeyPaused as exc:
+            raise RateLimited(exc.seconds) from None
 
     async def _send(
         self,
@@ -434,8 +447,7 @@ class VideoClient:
         attempt = 0
         while True:
             attempt += 1
-            self._refuse_while_paused()
-            await self._pacer.wait()
+            await self._take_turn()
             error: VideoApiError
             retry_after: float | None = None
             paused = False
@@ -482,7 +494,7 @@ class VideoClient:
                             ) from None
                         error, retryable = ProviderDown(answer.status, "unreadable answer"), True
                 else:
-                    error = self._error(
+                    error = await self._error(
                         answer.status, answer.headers, answer.body, create=not idempotent
                     )
                     retry_after = _retry_after(answer.headers)
@@ -686,8 +698,7 @@ class VideoClient:
         attempt = 0
         while True:
             attempt += 1
-            self._refuse_while_paused()
-            await self._pacer.wait()
+            await self._take_turn()
             seen = metrics.provider_attempt("GET", "content")  # metrics: one per HTTP attempt
             try:
                 return seen.ok(await self._download_once(url, params, dest, max_bytes))
@@ -727,7 +738,7 @@ class VideoClient:
             ) as resp:
                 if resp.status != 200:
                     body = await _read_bounded(resp, MAX_JSON_BYTES)
-                    raise self._error(resp.status, resp.headers, body, create=False)
+                    raise await self._error(resp.status, resp.headers, body, create=False)
                 if resp.content_length is not None and resp.content_length > max_bytes:
                     raise ContentTooLarge(max_bytes)
                 size = 0
@@ -766,7 +777,9 @@ class VideoApi:
     It also remembers, for this process only, which base URLs have no list
     route and which keys (by fingerprint) it has been given, so a job can be
     followed with the key that made it after an admin changes the guild's key.
-    `clock`/`sleep` drive the pacers (a simulation injects fake ones).
+    `clock`/`sleep` drive the pacers (a simulation injects fake ones). With
+    `shared_pacing` (a fleet over PostgreSQL: `Store.key_pacing()`), a key's ceiling
+    and pauses hold for every process using it.
     """
 
     def __init__(
@@ -777,9 +790,10 @@ class VideoApi:
         max_image_uploads: int = MAX_IMAGE_UPLOADS,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
+        shared_pacing: SharedPacing | None = None,
     ) -> None:
         self._session = session
-        self._pacers = PacerRegistry(clock=clock, sleep=sleep)
+        self._pacers = PacerRegistry(clock=clock, sleep=sleep, shared=shared_pacing)
         self._retry = retry
         # Images are held in memory while they upload: bound how many at once.
         self.image_slots = asyncio.Semaphore(max_image_uploads)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -63,6 +64,8 @@ class RecordedRequest:
     True/[] for other routes). `fault` names the injected fault kind that
     answered the request, `status` the HTTP status sent (None if the
     connection was dropped), `job_id` the job a create or remix made.
+    `arrived_at` is `time.monotonic()` when the request's head was read: real
+    time (not the fake clock), to measure a key's requests per second.
     """
 
     method: str
@@ -81,6 +84,7 @@ class RecordedRequest:
     fault: FaultKind | None = None
     status: int | None = None
     job_id: str | None = None
+    arrived_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
