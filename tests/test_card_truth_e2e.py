@@ -58,10 +58,9 @@ async def seed_finished(
         job.id, VideoJob.model_validate({**answer, "status": "completed"})
     )
     assert done.finished_at is not None
-    await world.bot.store._db.execute(  # type: ignore[attr-defined]
-        "UPDATE jobs SET submitted_at = ? WHERE id = ?", (done.finished_at - took, job.id)
+    await world.sql(
+        "UPDATE jobs SET submitted_at = ? WHERE id = ?", done.finished_at - took, job.id
     )
-    await world.bot.store._db.commit()  # type: ignore[attr-defined]
     return await store.mark_delivered(job.id)
 
 
