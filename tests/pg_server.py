@@ -58,6 +58,8 @@ TEST_SETTINGS = {
     "log_min_error_statement": "error",
 }
 START_ATTEMPTS = 3
+PREFIX = "storyboard-pg-"
+OWNER_FILE = "owner.pid"
 # A server with its WAL takes about 200 MB; each test's database (7.5 MB) is dropped after it.
 SHM_NEEDS = 1 << 30
 
@@ -254,6 +256,29 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_abandoned(parent: Path, bindir: Path, user: pwd.struct_passwd | None) -> None:
+    """Servers whose test run was killed outright (SIGKILL, a CI timeout) never ran their
+    teardown: stop them and free their directories (in /dev/shm, that is memory)."""
+    for directory in parent.glob(f"{PREFIX}*"):
+        try:
+            owner = int((directory / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still starting
+        if _alive(owner):
+            continue
+        PgServer(admin_url="", directory=directory, bindir=bindir, run_as=user).stop()
+
+
 def start_server() -> PgServer:
     """`STORYBOARD_TEST_PG_URL`'s server, or a new one of ours (see the module's doc)."""
     outside = os.environ.get(ENV_URL)
@@ -261,9 +286,12 @@ def start_server() -> PgServer:
         return PgServer(admin_url=outside)
     bindir = find_bindir()
     user = _run_as()
-    directory = Path(tempfile.mkdtemp(prefix="storyboard-pg-", dir=_parent_dir()))
+    directory = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_parent_dir()))
+    _remove_abandoned(directory.parent, bindir, user)
     server = PgServer(admin_url="", directory=directory, bindir=bindir, run_as=user)
     try:
+        # Whose server this is, for `_remove_abandoned` in a later run.
+        (directory / OWNER_FILE).write_text(str(os.getpid()))
         if user is not None:
             os.chown(directory, user.pw_uid, user.pw_gid)
         initdb = subprocess.run(

@@ -231,6 +231,9 @@ async def test_a_crash_between_posting_and_recording_the_delivery_posts_once(
     await world.sql(
         "UPDATE jobs SET delivered_at = NULL, delivery_message_id = NULL WHERE id = ?", job.id
     )
+    assert await world.sql("SELECT delivered_at FROM jobs WHERE id = ?", job.id) == [
+        {"delivered_at": None}
+    ]
     await world.start_bot()
     await world.wait_until(lambda: delivered(world, job.id))
     # The claim recorded before posting sent the restarted bot to the thread first: it

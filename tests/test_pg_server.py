@@ -5,6 +5,7 @@ as the `postgres` user when we are root, and is gone after the session."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import asyncpg
@@ -65,6 +66,29 @@ def test_a_server_starts_serves_and_is_gone_after_stop() -> None:
         rows(admin, "SELECT 1")
 
 
+def test_a_server_left_by_a_killed_run_is_stopped_and_removed_by_the_next() -> None:
+    abandoned = start_server()
+    assert abandoned.directory is not None
+    postmaster = int(abandoned.data_dir.joinpath("postmaster.pid").read_text().split()[0])
+    # Its pytest died without a teardown (SIGKILL): its recorded owner is gone.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    abandoned.directory.joinpath(pg_module.OWNER_FILE).write_text(str(dead.pid))
+    # A live owner's server (another run going on meanwhile) is left alone.
+    alive = start_server()
+    try:
+        assert alive.directory is not None
+        assert not abandoned.directory.exists()
+        assert not running(postmaster)
+        neighbour = start_server()
+        neighbour.stop()
+        assert alive.directory.exists()
+        assert rows({"url": alive.admin_url}, "SELECT 1 AS one") == [{"one": 1}]
+    finally:
+        alive.stop()
+        abandoned.stop()
+
+
 async def test_fresh_databases_are_empty_and_do_not_see_each_other(pg_server: PgServer) -> None:
     first = pg_server.fresh_database_url("first")
     second = pg_server.fresh_database_url("second")
@@ -113,6 +137,8 @@ async def test_a_directory_keeps_its_database_within_a_test_on_postgres(
         assert a != b
         assert set(a) == {"url"}
         assert await sql(a, TABLES) == []
+        # From synchronous code inside this test's running loop, as the process tests poll.
+        assert rows(b, TABLES) == []
     finally:
         _databases.drop_all()
         _databases.server = None
