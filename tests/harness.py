@@ -1,7 +1,7 @@
 """The real bot, wired to the fake Discord and the fake provider, for end-to-end tests.
 
 `world` starts both fakes, writes a real config (a real SQLite file under
-tmp_path), runs `StoryboardBot` through its `setup_hook` and gateway login, and
+tmp_path, or a fresh PostgreSQL database: `--store`, tests/backends.py), runs `StoryboardBot` through its `setup_hook` and gateway login, and
 gives tests one-line drivers: `open_storyboard`, `submit`, `wait_done`.
 """
 
@@ -25,6 +25,8 @@ from PIL import Image
 from bot.bot import StoryboardBot
 from bot.config import Config, parse_config
 from bot.store import Job
+from tests import backends
+from tests.backends import SQLITE_FILE, storage_section
 from tests.fake_discord import FakeDiscord, InteractionHandle, RecordedCall
 from tests.fake_discord.discordpy import running_client
 from tests.fake_discord.models import Channel, Guild, Member, Perm, Role
@@ -52,9 +54,18 @@ def png_bytes(size: tuple[int, int] = (64, 36), colour: str = "purple") -> bytes
     return out.getvalue()
 
 
-def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, /, **overrides: Any) -> Config:
+def config_for(
+    provider: FakeProvider,
+    fd: FakeDiscord,
+    db: Path,
+    /,
+    *,
+    backend: str = "sqlite",
+    **overrides: Any,
+) -> Config:
     """The test config; `overrides` update its sections (`provider={"profile": ...}` too:
-    the first three are positional only)."""
+    the first three are positional only). On SQLite the database is the file `db`; on
+    PostgreSQL it is the database standing for `db`'s directory (`storage_section`)."""
     data: dict[str, Any] = {
         "discord": {"token": fd.bot_token},
         "provider": {
@@ -78,7 +89,7 @@ def config_for(provider: FakeProvider, fd: FakeDiscord, db: Path, /, **overrides
             # A process killed mid-delivery holds its claim this long (production: 60 s).
             "delivery_lease_seconds": 1,
         },
-        "storage": {"path": str(db)},
+        "storage": storage_section(backend, db.parent, db.name),
         "guilds": {
             str(GUILD_ID): {"api_key": GUILD_A_KEY},
             str(SECOND_GUILD_ID): {"api_key": GUILD_B_KEY, "seconds": 10},
@@ -102,6 +113,10 @@ class World:
     mod: Member
     no_key: Guild
     no_key_channel: Channel
+    # Where the bot's data lives: its SQLite file, or the PostgreSQL database standing for
+    # this directory (tests/backends.py).
+    data_dir: Path
+    store_backend: str = "sqlite"
     secrets: list[str] = field(default_factory=list)
     stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -123,6 +138,25 @@ class World:
             )
         )
         return self.bot
+
+    def config_with(self, **overrides: Any) -> Config:
+        """The world's config with `overrides` (as `config_for`), on the same store."""
+        return config_for(
+            self.provider,
+            self.fd,
+            self.data_dir / SQLITE_FILE,
+            backend=self.store_backend,
+            **overrides,
+        )
+
+    @property
+    def storage(self) -> dict[str, str]:
+        """The config's `[storage]` section for this world's database."""
+        return storage_section(self.store_backend, self.data_dir)
+
+    async def sql(self, statement: str, *args: Any) -> list[dict[str, Any]]:
+        """One statement on the bot's database, beside the bot (`tests.backends.sql`)."""
+        return await backends.sql(self.storage, statement, *args)
 
     async def stop_bot(self) -> None:
         await self.stack.aclose()
@@ -351,10 +385,10 @@ async def stop_or_show_why(world: World) -> None:
 
 @asynccontextmanager
 async def running_world(
-    fd: FakeDiscord, provider: FakeProvider, data_dir: Path
+    fd: FakeDiscord, provider: FakeProvider, data_dir: Path, backend: str = "sqlite"
 ) -> AsyncIterator[World]:
     """The real bot on both fakes (already started), with the standard guilds and members
-    and its database under `data_dir`; stopped on exit. The `world` fixture, and tools
+    and its database on `backend` for `data_dir`; stopped on exit. The `world` fixture, and tools
     that drive the bot without pytest (tests/transcript.py), start here."""
     std = add_standard_guild(fd)
     # A moderator: Manage Messages, nothing more.
@@ -370,7 +404,7 @@ async def running_world(
     no_key = fd.add_guild(
         NO_KEY_GUILD_ID, name="No Key", channels=[no_key_channel], members=[carol]
     )
-    config = config_for(provider, fd, data_dir / "storyboard.sqlite3")
+    config = config_for(provider, fd, data_dir / SQLITE_FILE, backend=backend)
     world = World(
         fd=fd,
         provider=provider,
@@ -383,6 +417,8 @@ async def running_world(
         mod=mod,
         no_key=no_key,
         no_key_channel=no_key_channel,
+        data_dir=data_dir,
+        store_backend=backend,
         secrets=config.secrets(),
     )
     await world.start_bot()
@@ -399,10 +435,11 @@ async def world(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     request: pytest.FixtureRequest,
+    store_backend: str,
 ) -> AsyncIterator[World]:
     caplog.set_level(logging.INFO)
     with ErrorCatcher().attached() as errors:
-        async with running_world(fake_discord, fake_provider, tmp_path) as world:
+        async with running_world(fake_discord, fake_provider, tmp_path, store_backend) as world:
             yield world
     # A message missing a field, or an error we did not foresee, in setup, the test or
     # the stop, fails the test that caused it. A test that provokes one on purpose says

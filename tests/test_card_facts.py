@@ -1,4 +1,4 @@
-"""What the card adds to a job's row (issue 12), unit level on a real SQLite store: the
+"""What the card adds to a job's row (issue 12), unit level on a real store: the
 place in the server's queue, the estimate and its fallbacks, and how the card says them."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bot.storyboard import Shot, Storyboard, StoryboardSettings, validate_storyb
 from bot.thumbnails import name_for
 from bot.videos_api import VideoJob
 from cogs.job_card import ordinal, progress_line
+from tests.backends import open_store, store_sql
 from tests.fake_provider.media import fake_jpeg, fake_mp4, fake_webp
 from tests.harness import png_bytes
 
@@ -26,8 +27,8 @@ _serial = itertools.count(1)
 
 
 @pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite3")
+async def store(tmp_path: Path, store_backend: str) -> AsyncIterator[Store]:
+    opened: Store = await open_store(store_backend, tmp_path)
     yield opened
     await opened.close()
 
@@ -83,8 +84,8 @@ async def finished(store: Store, took: float, guild: int = GUILD, **settings: ob
     await store.mark_submitted(job.id, video(job, "queued"))
     done = await store.record_poll(job.id, video(job, "completed", 100))
     assert done.finished_at is not None
-    await store.db.execute(
-        "UPDATE jobs SET submitted_at = ? WHERE id = ?", done.finished_at - took, job.id
+    await store_sql(
+        store, "UPDATE jobs SET submitted_at = ? WHERE id = ?", done.finished_at - took, job.id
     )
     return await store.mark_delivered(job.id)
 
@@ -126,8 +127,9 @@ async def test_a_running_job_is_estimated_from_the_median_of_this_servers_like_j
 async def test_the_estimate_reads_only_the_last_twenty(store: Store) -> None:
     for _ in range(20):
         await finished(store, 60)
-    await store.db.execute(  # an hour earlier, each as long as it was
-        "UPDATE jobs SET submitted_at = submitted_at - 3600, finished_at = finished_at - 3600"
+    await store_sql(  # an hour earlier, each as long as it was
+        store,
+        "UPDATE jobs SET submitted_at = submitted_at - 3600, finished_at = finished_at - 3600",
     )
     for _ in range(20):
         await finished(store, 600)
@@ -212,8 +214,9 @@ def test_a_thumbnail_is_named_for_what_it_is() -> None:
 
 
 async def test_jobs_stored_before_the_model_column_get_theirs(tmp_path: Path) -> None:
+    """An upgrade of an older SQLite file, so on SQLite only."""
     path = tmp_path / "db.sqlite3"
-    store = await Store.open(path)
+    store = await open_store("sqlite", tmp_path)
     job = await finished(store, 120, model="sora-2-pro")
     await store.close()
     with sqlite3.connect(path) as db:  # back to the schema before 0006 (and what came after)

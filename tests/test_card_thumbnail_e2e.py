@@ -10,7 +10,7 @@ import pytest_asyncio
 
 from tests.fake_provider import FakeProvider, Fault
 from tests.fake_provider.fixtures import GUILD_A_KEY, GUILD_B_KEY
-from tests.harness import SECOND_GUILD_ID, World, config_for
+from tests.harness import SECOND_GUILD_ID, World
 from tests.test_card_e2e import fields_of
 from tests.test_card_truth_e2e import watch_url
 from tests.test_money_e2e import card_of, delivered
@@ -27,10 +27,7 @@ async def fake_provider() -> AsyncIterator[FakeProvider]:
 @pytest_asyncio.fixture
 async def openai_world(world: World) -> World:
     """The bot restarted with the `openai` profile for this provider."""
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         provider={"profile": "openai"},
         defaults={"model": "sora-2", "seconds": 4},
         guilds={str(SECOND_GUILD_ID): {"api_key": GUILD_B_KEY, "seconds": 8}},

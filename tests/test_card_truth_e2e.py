@@ -58,7 +58,7 @@ async def seed_finished(
         job.id, VideoJob.model_validate({**answer, "status": "completed"})
     )
     assert done.finished_at is not None
-    await world.bot.store.db.execute(  # type: ignore[attr-defined]
+    await world.sql(
         "UPDATE jobs SET submitted_at = ? WHERE id = ?", done.finished_at - took, job.id
     )
     return await store.mark_delivered(job.id)

@@ -289,7 +289,7 @@ async def test_idle_drafts_are_archived_not_deleted(world: World) -> None:
     cog = world.bot.get_cog("DraftCog")
     assert isinstance(cog, DraftCog)
     assert await cog.archive_now() == []
-    await world.bot.store.db.execute("UPDATE drafts SET updated_at = updated_at - 31 * 86400")
+    await world.sql("UPDATE drafts SET updated_at = updated_at - 31 * 86400")
     [archived] = await cog.archive_now()
     assert archived.id == draft.id
     draft = await current(world, draft)

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import os
 import signal
-import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from bot.store import Job
 from bot.videos_api import client as video_client
+from tests.backends import rows, storage_section, storage_toml
 from tests.fake_discord import FakeDiscord, RecordedCall
 from tests.fake_discord.standard import GUILD_ID, StandardGuild, add_standard_guild
 from tests.fake_provider import FakeProvider, Fault
@@ -228,12 +228,12 @@ async def test_a_crash_between_posting_and_recording_the_delivery_posts_once(
     [first] = video_posts(world, job.thread_id)
     await world.stop_bot()
     # The crash: the message is in the thread but the store never heard of it.
-    with contextlib.closing(sqlite3.connect(world.config.storage_path)) as db:
-        db.execute(
-            "UPDATE jobs SET delivered_at = NULL, delivery_message_id = NULL WHERE id = ?",
-            (job.id,),
-        )
-        db.commit()
+    await world.sql(
+        "UPDATE jobs SET delivered_at = NULL, delivery_message_id = NULL WHERE id = ?", job.id
+    )
+    assert await world.sql("SELECT delivered_at FROM jobs WHERE id = ?", job.id) == [
+        {"delivered_at": None}
+    ]
     await world.start_bot()
     await world.wait_until(lambda: delivered(world, job.id))
     # The claim recorded before posting sent the restarted bot to the thread first: it
@@ -305,7 +305,9 @@ async def test_a_fatal_gateway_close_closes_the_client(
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_process_config(path: Path, provider: FakeProvider, db: Path, *, rate: float = 50) -> None:
+def write_process_config(
+    path: Path, provider: FakeProvider, storage: dict[str, str], *, rate: float = 50
+) -> None:
     path.write_text(
         f"""
 [discord]
@@ -322,9 +324,7 @@ poll_max_seconds = 0.2
 # A killed process holds its delivery claim this long (production: 60 s).
 delivery_lease_seconds = 1
 
-[storage]
-path = "{db}"
-
+{storage_toml(storage)}
 [guilds."{GUILD_ID}"]
 api_key_env = "GUILD_A_KEY_FOR_TEST"
 """,
@@ -375,11 +375,9 @@ async def eventually(check: Callable[[], Any], within: float = 15.0, what: str =
         await asyncio.sleep(0.02)
 
 
-def stored_jobs(db: Path) -> list[dict[str, Any]]:
+def stored_jobs(storage: dict[str, str]) -> list[dict[str, Any]]:
     """The jobs table as another process sees it."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM jobs ORDER BY id")]
+    return rows(storage, "SELECT * FROM jobs ORDER BY id")
 
 
 def channel_videos(fd: FakeDiscord, channel_id: int) -> list[dict[str, Any]]:
@@ -424,19 +422,22 @@ def assert_no_secrets(fd: FakeDiscord, *logs: Path) -> None:
 
 
 async def test_sigkill_while_the_create_is_in_flight_finds_the_job_by_its_metadata(
-    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, store_backend: str
 ) -> None:
     fd, fp = fake_discord, fake_provider
     std = add_standard_guild(fd)
-    config, db = tmp_path / "config.toml", tmp_path / "db.sqlite3"
-    write_process_config(config, fp, db)
+    config, storage = (
+        tmp_path / "config.toml",
+        storage_section(store_backend, tmp_path, "storage.sqlite3"),
+    )
+    write_process_config(config, fp, storage)
     first, second = tmp_path / "first.log", tmp_path / "second.log"
     async with bot_process(fd, config, first) as proc:
         fp.inject(Fault(route="create", kind="slow", delay=1.0))
         await open_and_submit(fd, std, "A lighthouse at night.")
         await eventually(lambda: fp.requests_to("create"), what="the create reached the provider")
         proc.kill()  # SIGKILL: no drain, no goodbye
-    [row] = stored_jobs(db)
+    [row] = stored_jobs(storage)
     assert (row["state"], row["task_id"], row["card_message_id"]) == ("pending", None, None)
     # The provider carries the create out though nobody waits for the answer any more.
     await eventually(lambda: fp.jobs, what="the provider made the job")
@@ -446,10 +447,10 @@ async def test_sigkill_while_the_create_is_in_flight_finds_the_job_by_its_metada
         # No card was ever posted: it is posted now, and the video follows it in the
         # channel the member asked in.
         await eventually(lambda: channel_videos(fd, std.text.id), what="delivery")
-        await eventually(lambda: stored_jobs(db)[0]["delivered_at"] is not None)
-        await eventually(lambda: card_fields(fd, stored_jobs(db)[0])["Status"] == "Completed")
+        await eventually(lambda: stored_jobs(storage)[0]["delivered_at"] is not None)
+        await eventually(lambda: card_fields(fd, stored_jobs(storage)[0])["Status"] == "Completed")
         await stop(proc)
-    [row] = stored_jobs(db)
+    [row] = stored_jobs(storage)
     assert (row["state"], row["task_id"]) == ("completed", task_id)
     card = fd.messages[row["card_message_id"]]["embeds"][0]
     assert card["footer"]["text"] == f"Video #{row['id']}"  # the task id is in Details
@@ -462,13 +463,16 @@ async def test_sigkill_while_the_create_is_in_flight_finds_the_job_by_its_metada
 
 
 async def test_sigkill_before_the_create_left_marks_the_job_uncertain_and_says_so(
-    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, store_backend: str
 ) -> None:
     fd, fp = fake_discord, fake_provider
     std = add_standard_guild(fd)
-    config, db = tmp_path / "config.toml", tmp_path / "db.sqlite3"
+    config, storage = (
+        tmp_path / "config.toml",
+        storage_section(store_backend, tmp_path, "storage.sqlite3"),
+    )
     # One request per 5 s for the key: the second create waits its turn inside the bot.
-    write_process_config(config, fp, db, rate=0.2)
+    write_process_config(config, fp, storage, rate=0.2)
     first, second = tmp_path / "first.log", tmp_path / "second.log"
     async with bot_process(fd, config, first) as proc:
         # A refusal proves nothing was created (a 5xx would not: that is "uncertain").
@@ -479,17 +483,19 @@ async def test_sigkill_before_the_create_left_marks_the_job_uncertain_and_says_s
             what="refusal",
         )
         await open_and_submit(fd, std, "The second try.")
-        await eventually(lambda: len(stored_jobs(db)) == 2, what="the second job stored")
+        await eventually(lambda: len(stored_jobs(storage)) == 2, what="the second job stored")
         proc.kill()
     assert len(fp.requests_to("create")) == 1  # the second never left the bot
-    assert [r["state"] for r in stored_jobs(db)] == ["submit_failed", "pending"]
-    write_process_config(config, fp, db)
+    assert [r["state"] for r in stored_jobs(storage)] == ["submit_failed", "pending"]
+    write_process_config(config, fp, storage)
     async with bot_process(fd, config, second) as proc:
-        await eventually(lambda: stored_jobs(db)[1]["state"] == "uncertain", what="uncertain")
+        await eventually(lambda: stored_jobs(storage)[1]["state"] == "uncertain", what="uncertain")
         # The member is told: the job's card, in the channel they asked in.
-        await eventually(lambda: stored_jobs(db)[1]["card_message_id"] is not None, what="card")
+        await eventually(
+            lambda: stored_jobs(storage)[1]["card_message_id"] is not None, what="card"
+        )
         await stop(proc)
-    job = stored_jobs(db)[1]
+    job = stored_jobs(storage)[1]
     card = fd.messages[job["card_message_id"]]
     assert card["channel_id"] == str(std.text.id)
     assert card["embeds"][0]["description"].endswith("The second try.")
@@ -504,12 +510,15 @@ async def test_sigkill_before_the_create_left_marks_the_job_uncertain_and_says_s
 
 
 async def test_sigkill_mid_download_delivers_once_after_the_restart(
-    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, store_backend: str
 ) -> None:
     fd, fp = fake_discord, fake_provider
     std = add_standard_guild(fd)
-    config, db = tmp_path / "config.toml", tmp_path / "db.sqlite3"
-    write_process_config(config, fp, db)
+    config, storage = (
+        tmp_path / "config.toml",
+        storage_section(store_backend, tmp_path, "storage.sqlite3"),
+    )
+    write_process_config(config, fp, storage)
     first, second = tmp_path / "first.log", tmp_path / "second.log"
     async with bot_process(fd, config, first) as proc:
         sub = await open_and_submit(fd, std, "A slow download.")
@@ -518,11 +527,13 @@ async def test_sigkill_mid_download_delivers_once_after_the_restart(
         fp.advance(3600)
         await eventually(lambda: fp.requests_to("content"), what="the download began")
         proc.kill()
-    [row] = stored_jobs(db)
+    [row] = stored_jobs(storage)
     assert (row["state"], row["delivered_at"]) == ("completed", None)
     thread_id = row["thread_id"]
     async with bot_process(fd, config, second) as proc:
-        await eventually(lambda: stored_jobs(db)[0]["delivered_at"] is not None, what="delivered")
+        await eventually(
+            lambda: stored_jobs(storage)[0]["delivered_at"] is not None, what="delivered"
+        )
         await stop(proc)
     [video] = channel_videos(fd, thread_id)
     assert video["content"].startswith(f"<@{std.alice.id}> your video #{row['id']} is ready")
@@ -535,12 +546,16 @@ async def test_sigkill_mid_download_delivers_once_after_the_restart(
 
 @pytest.mark.parametrize("code", [4004, 4014])
 async def test_a_fatal_gateway_close_stops_the_process_with_the_reason_logged(
-    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, code: int
+    fake_discord: FakeDiscord,
+    fake_provider: FakeProvider,
+    tmp_path: Path,
+    code: int,
+    store_backend: str,
 ) -> None:
     fd = fake_discord
     add_standard_guild(fd)
     config, log = tmp_path / "config.toml", tmp_path / "bot.log"
-    write_process_config(config, fake_provider, tmp_path / "db.sqlite3")
+    write_process_config(config, fake_provider, storage_section(store_backend, tmp_path))
     async with bot_process(fd, config, log) as proc:
         await fd.disconnect_gateway(code, resumable=False, wait=False)
         returncode = await asyncio.wait_for(proc.wait(), 30)

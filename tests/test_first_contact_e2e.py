@@ -16,7 +16,6 @@ from tests.harness import (
     SECOND_GUILD_ID,
     SEND,
     World,
-    config_for,
     followup_text,
     png_bytes,
 )
@@ -140,10 +139,7 @@ async def test_the_title_is_translated_and_fits_45_characters(world: World) -> N
     placeholders = [c["component"].get("placeholder", "") for c in ix.modal["components"][:3]]
     assert all(CJK.search(p) for p in placeholders)
     long_model = "sora-2-pro-" + "x" * 60
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         guilds={str(GUILD_ID): {"api_key": GUILD_A_KEY, "models": ["sora-2", long_model]}},
     )
     await world.restart(config)
@@ -155,10 +151,7 @@ async def test_the_title_is_translated_and_fits_45_characters(world: World) -> N
 
 
 async def test_shots_default_to_what_the_guild_sets(world: World) -> None:
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         defaults={"default_shots": 1},
         guilds={str(GUILD_ID): {"api_key": GUILD_A_KEY, "default_shots": 2}},
     )
@@ -306,10 +299,7 @@ async def run_help(world: World, user: Member | None = None, **where: Any) -> st
 
 
 async def test_help_explains_the_rule_gives_examples_and_this_servers_limits(world: World) -> None:
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         guilds={
             str(GUILD_ID): {
                 "api_key": GUILD_A_KEY,

@@ -11,10 +11,11 @@ import pytest
 from bot.bot import StoryboardBot
 from bot.config import Config
 from bot.invite import BOT_PERMISSIONS
+from tests.backends import storage_toml
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.models import Overwrite, Perm
 from tests.fake_discord.standard import GUILD_ID
-from tests.harness import World, config_for, replies_to
+from tests.harness import World, replies_to
 
 PERMS_FIELD = "My permissions in this channel"
 COMMANDS = "PUT /applications/{application_id}/guilds/{guild_id}/commands"
@@ -121,9 +122,7 @@ def test_no_warning_about_voice_libraries(
 
 
 def with_dev_guilds(world: World, ids: list[int]) -> Config:
-    return config_for(
-        world.provider, world.fd, world.config.storage_path, discord={"dev_guild_ids": ids}
-    )
+    return world.config_with(discord={"dev_guild_ids": ids})
 
 
 async def test_emptying_dev_guild_ids_removes_the_guild_copies(
@@ -169,19 +168,21 @@ async def test_a_reload_says_when_a_change_needs_a_restart(
 token = "{world.fd.bot_token}"
 [provider]
 base_url = "{world.provider.base_url}"
-[storage]
-path = "{world.config.storage_path}"
+{storage_toml(world.storage)}
 [guilds."{GUILD_ID}"]
 api_key_env = "UNUSED"
 """
     path.write_text(base.replace('api_key_env = "UNUSED"', 'api_key = "sk-guild-a"'), "utf-8")
     assert (await reload(world)) == "Config reloaded (1 server configured)."
-    moved = base.replace(str(world.config.storage_path), str(path.parent / "elsewhere.db"))
+    # The store moved: another file, or another PostgreSQL database.
+    [(setting, where)] = world.storage.items()
+    elsewhere = str(path.parent / "elsewhere.db") if setting == "path" else where + "_elsewhere"
+    moved = base.replace(storage_toml(world.storage), storage_toml({setting: elsewhere}))
     path.write_text(moved.replace('api_key_env = "UNUSED"', 'api_key = "sk-guild-a"'), "utf-8")
     assert (await reload(world)) == (
         "Config reloaded (1 server configured).\nSome of the changed settings apply only"
         " after a restart (the bot's log names them)."
     )
-    assert "changed, applied at the next restart: storage.path" in [
+    assert f"changed, applied at the next restart: storage.{setting}" in [
         r.getMessage() for r in caplog.records
     ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.access import QuotaRule
 from bot.config import Config, parse_config
+from tests.backends import storage_toml
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.standard import GUILD_ID, MEMBER_ROLE_ID
 from tests.fake_provider import Fault
@@ -99,7 +100,7 @@ async def test_daily_jobs_per_user_refuses_with_the_reset_time_and_refused_jobs_
     await world.submitted_job("Bob's turn.", user=world.std.bob)
     assert len(world.provider.requests_to("create")) == 3
     # After the reset the member may again.
-    await world.bot.store.db.execute("UPDATE jobs SET created_at = created_at - 86400")
+    await world.sql("UPDATE jobs SET created_at = created_at - 86400")
     await world.submitted_job("Tomorrow.")
     assert len(world.provider.requests_to("create")) == 4
 
@@ -168,8 +169,7 @@ async def test_reload_takes_a_good_file_and_refuses_a_broken_one(
 token = "{world.fd.bot_token}"
 [provider]
 base_url = "{world.provider.base_url}"
-[storage]
-path = "{world.config.storage_path}"
+{storage_toml(world.storage)}
 [guilds."{GUILD_ID}"]
 api_key = "{GUILD_A_KEY}"
 daily_jobs_per_user = 3

@@ -42,7 +42,8 @@ def session(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 def run_session(pytester: pytest.Pytester, tests: str) -> pytest.RunResult:
     pytester.makepyfile(test_inner=tests)
-    return pytester.runpytest_subprocess("-q", "-rA", timeout=150)
+    # One backend is enough to show what the fixture does with the bot's logs.
+    return pytester.runpytest_subprocess("-q", "-rA", "--store", "sqlite", timeout=150)
 
 
 def outcome(result: pytest.RunResult, test: str) -> list[str]:
@@ -50,7 +51,7 @@ def outcome(result: pytest.RunResult, test: str) -> list[str]:
     return [
         line.split()[0]
         for line in result.outlines
-        if line.split()[1:2] == [f"test_inner.py::{test}"]
+        if line.split()[1:2] == [f"test_inner.py::{test}[sqlite]"]
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.fake_discord.standard import GUILD_ID
 from tests.fake_provider.fixtures import GUILD_A_KEY
-from tests.harness import World, config_for, followup_text
+from tests.harness import World, followup_text
 from tests.photos import (
     COMMENT,
     bands,
@@ -83,10 +83,7 @@ async def test_an_image_put_in_a_draft_is_stored_without_its_location(world: Wor
 
 async def test_a_relay_configured_to_need_the_exact_size_gets_it(world: World) -> None:
     """`image_exact_size = true` for a guild whose relay forwards to OpenAI."""
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         guilds={str(GUILD_ID): {"api_key": GUILD_A_KEY, "image_exact_size": True}},
     )
     await world.restart(config)

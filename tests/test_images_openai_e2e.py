@@ -11,7 +11,7 @@ import pytest
 from tests.fake_discord.standard import GUILD_ID
 from tests.fake_provider import FakeProvider
 from tests.fake_provider.fixtures import GUILD_A_KEY
-from tests.harness import World, config_for, followup_text
+from tests.harness import World, followup_text
 from tests.photos import bands, corner, encoded, metadata_of, opened, orientation_only
 
 
@@ -24,10 +24,7 @@ def fake_provider(fake_openai_provider: FakeProvider) -> FakeProvider:
 async def on_openai(world: World, **overrides: Any) -> None:
     """Guild A on the openai profile (8 s videos), the other settings as the harness's."""
     guild = {"api_key": GUILD_A_KEY, "profile": "openai", "seconds": 8}
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         guilds={str(GUILD_ID): guild},
         **overrides,
     )

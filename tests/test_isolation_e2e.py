@@ -26,6 +26,7 @@ from bot.i18n import t
 from bot.store import Job, NewJob
 from bot.storyboard import StoryboardSettings
 from cogs.visibility import can_see_draft, can_see_job
+from tests.backends import storage_toml
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.models import JSON, Channel, Guild, Member, Overwrite, Perm
 from tests.fake_discord.standard import GUILD_ID
@@ -580,8 +581,7 @@ token = "{world.fd.bot_token}"
 [provider]
 base_url = "{world.provider.base_url}"
 {shared}
-[storage]
-path = "{world.config.storage_path}"
+{storage_toml(world.storage)}
 [guilds."{GUILD_ID}"]
 api_key = "{GUILD_A_KEY}"
 {a}

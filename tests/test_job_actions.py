@@ -12,10 +12,12 @@ from bot.job_actions import actions_for, request_key_for
 from bot.profiles import OPENAI, RELAY
 from bot.store import Store
 from bot.videos_api import VideoJob
+from tests.backends import open_store
 from tests.test_store import new_job
 
 
 async def job_in(tmp_path: Path, **fields: Any) -> Any:
+    """A job as the store makes it (on SQLite: these tests are about the buttons)."""
     store = await Store.open(tmp_path / f"db-{uuid.uuid4().hex}.sqlite3")
     try:
         job = await store.create_job(new_job())
@@ -64,8 +66,8 @@ async def test_a_paid_action_on_one_job_always_makes_the_same_request_key(
     assert request_key_for("resubmit", job) != request_key_for("retry", job)
 
 
-async def test_open_jobs_are_the_ones_still_followed(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "db.sqlite3")
+async def test_open_jobs_are_the_ones_still_followed(tmp_path: Path, store_backend: str) -> None:
+    store = await open_store(store_backend, tmp_path)
     try:
         looking = await store.create_job(new_job("k:1"))
         await store.mark_uncertain(looking.id, "HTTP 524")
@@ -109,8 +111,10 @@ async def test_the_mark_of_an_earlier_post_is_this_job_s_not_a_longer_number(
     assert not marker(with_task).search("Task `task_1`.")
 
 
-async def test_a_refusal_never_overwrites_a_job_that_was_found(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "db.sqlite3")
+async def test_a_refusal_never_overwrites_a_job_that_was_found(
+    tmp_path: Path, store_backend: str
+) -> None:
+    store = await open_store(store_backend, tmp_path)
     try:
         job = await store.create_job(new_job("k:found"))
         await store.mark_uncertain(job.id, "HTTP 524")

@@ -11,16 +11,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiohttp
-import asyncpg
 import pytest
-import pytest_asyncio
 
 from bot.store import Store
 from bot.store.postgres import PostgresDatabase
@@ -28,6 +23,7 @@ from bot.videos_api import RateLimited, RetryPolicy, VideoApi, VideoClient
 from bot.videos_api.ratelimit import FLEET_SLACK, Clock, Sleep
 from tests.conftest import GUILD_A_KEY
 from tests.fake_provider import FakeProvider, Fault
+from tests.pg_server import PgServer
 from tests.test_videos_api import request, settings
 
 RATE = 4
@@ -39,42 +35,19 @@ IMPATIENT = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_a
 
 @dataclass
 class Server:
-    """A database of its own on the test PostgreSQL server."""
+    """A database of its own on the test PostgreSQL server (`pg_url`)."""
 
-    admin_url: str
-    name: str
-
-    @property
-    def url(self) -> str:
-        return urlsplit(self.admin_url)._replace(path=f"/{self.name}").geturl()
+    url: str
+    server: PgServer
 
     async def drop(self) -> None:
-        admin = await asyncpg.connect(self.admin_url)
-        try:
-            # FORCE: the processes' pooled connections are cut, as when a server dies.
-            await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        """Gone, with the processes' pooled connections cut, as when a server dies."""
+        await asyncio.to_thread(self.server.drop_database, self.url)
 
 
-@pytest_asyncio.fixture
-async def pg() -> AsyncIterator[Server]:
-    admin_url = os.environ.get("STORYBOARD_TEST_PG_URL")
-    if not admin_url:
-        pytest.skip(
-            "needs a PostgreSQL server: set STORYBOARD_TEST_PG_URL to a URL whose user may "
-            "CREATE DATABASE (e.g. postgresql://storyboard@127.0.0.1:55432/postgres)"
-        )
-    server = Server(admin_url, f"pacer_{secrets.token_hex(6)}")
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{server.name}"')
-    finally:
-        await admin.close()
-    try:
-        yield server
-    finally:
-        await server.drop()
+@pytest.fixture
+def pg(pg_url: str, pg_server: PgServer) -> Server:
+    return Server(pg_url, pg_server)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.fake_discord import InteractionHandle, RecordedCall
 from tests.fake_provider import Fault
-from tests.harness import SEND, World, config_for, followup_text
+from tests.harness import SEND, World, followup_text
 
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 CLOUDFLARE_524 = "<html><body><h1>524</h1>A timeout occurred. cloudflare</body></html>"
@@ -172,9 +172,7 @@ async def test_a_provider_without_a_list_route_is_told_plainly_and_resubmit_need
 async def test_a_job_never_found_is_offered_again_only_after_the_horizon(
     world: World, tmp_path: Any
 ) -> None:
-    config = config_for(
-        world.provider, world.fd, world.config.storage_path, tracking={"resolve_hours": 0.0005}
-    )
+    config = world.config_with(tracking={"resolve_hours": 0.0005})
     await world.restart(config)
     # A 503 before the relay did anything: nothing to find, but the bot can't know that.
     world.provider.inject(Fault(route="create", kind="status", status=503))
@@ -329,10 +327,7 @@ async def test_a_3000_character_failure_reason_still_reaches_the_member(world: W
 async def test_a_delivery_that_keeps_failing_backs_off_then_gives_up_with_a_notice(
     world: World,
 ) -> None:
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         tracking={"delivery_give_up_hours": 0.0003, "delivery_retry_max_minutes": 0.005},
     )
     await world.restart(config)
@@ -384,7 +379,7 @@ async def test_a_key_rotation_keeps_polling_running_jobs_with_their_own_key(
     new_key = "sk-guild-a-rotated"
     world.provider.keys = world.provider.keys | {new_key}
     guilds = {str(world.std.guild.id): {"api_key": new_key}}
-    config = config_for(world.provider, world.fd, world.config.storage_path, guilds=guilds)
+    config = world.config_with(guilds=guilds)
     world.bot.config = config  # what /storyboard-admin reload does
     world.provider.advance(3600)
     await world.wait_until(lambda: delivered(world, job.id))
@@ -397,9 +392,7 @@ async def test_a_key_rotation_keeps_polling_running_jobs_with_their_own_key(
 
 
 async def test_an_expired_job_is_still_delivered_when_it_finishes_late(world: World) -> None:
-    config = config_for(
-        world.provider, world.fd, world.config.storage_path, tracking={"max_job_minutes": 0.01}
-    )
+    config = world.config_with(tracking={"max_job_minutes": 0.01})
     await world.restart(config)
     job = await world.submitted_job("A slow sunrise.")
     await world.wait_until(lambda: delivered(world, job.id))

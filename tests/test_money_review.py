@@ -141,12 +141,7 @@ async def test_a_429_with_retry_after_zero_does_not_make_the_tracker_spin(world:
     once, as fast as the key's pacer lets them (the whole key's budget, for one job)."""
     import asyncio
 
-    from tests.harness import config_for
-
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         tracking={"poll_min_seconds": 2.0, "poll_max_seconds": 4.0},
     )
     await world.restart(config)
@@ -170,13 +165,12 @@ async def test_a_key_rotated_with_a_restart_does_not_fail_running_jobs(world: Wo
     guild's key and restarts, polls use the new key, the relay answers 404 for the old
     key's task, and the job is marked lost ("failed") with Retry on its card, while the
     video is still being made (and charged) on the old key. Pressing Retry pays twice."""
-    from tests.harness import config_for
 
     job = await world.submitted_job("Made with the old key.")
     new_key = "sk-guild-a-rotated"
     world.provider.keys = world.provider.keys | {new_key}  # the old key stays valid
     guilds = {str(world.std.guild.id): {"api_key": new_key}}
-    config = config_for(world.provider, world.fd, world.config.storage_path, guilds=guilds)
+    config = world.config_with(guilds=guilds)
     await world.restart(config)
     world.provider.advance(3600)  # the video is finished at the provider
     # The new key can't see the task: its 404s say nothing about the job, never "lost".
@@ -191,9 +185,7 @@ async def test_a_key_rotated_with_a_restart_does_not_fail_running_jobs(world: Wo
     ]
     # The admin lists the old key as a previous one: the job is followed to its end.
     guilds[str(world.std.guild.id)]["previous_api_keys"] = [GUILD_A_KEY]
-    world.bot.config = config_for(
-        world.provider, world.fd, world.config.storage_path, guilds=guilds
-    )
+    world.bot.config = world.config_with(guilds=guilds)
     world.bot.tracker.watch(job.id)
     await world.wait_until(lambda: delivered(world, job.id))
     job = await world.job(job.id)
@@ -213,12 +205,8 @@ async def test_a_delivery_that_fails_with_a_disk_error_still_ends_with_a_notice(
     import errno
 
     import cogs.delivery
-    from tests.harness import config_for
 
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         tracking={"delivery_give_up_hours": 0.0003, "delivery_retry_max_minutes": 0.005},
     )
     await world.restart(config)

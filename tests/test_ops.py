@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.bot import StoryboardBot
 from bot.config import ConfigError, OpsSection, load_config, parse_config
 from bot.logs import setup_logging
+from tests.backends import storage_section, storage_toml
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.standard import GUILD_ID, add_standard_guild
 from tests.fake_provider import FakeProvider, Fault
@@ -64,10 +65,7 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 async def with_ops(world: World, **ops: Any) -> str:
     """Restart the world's bot with the ops endpoint on a free port; its base URL."""
     port = free_port()
-    config = config_for(
-        world.provider,
-        world.fd,
-        world.config.storage_path,
+    config = world.config_with(
         ops={"listen": f"127.0.0.1:{port}", **ops},
     )
     await world.restart(config)
@@ -361,7 +359,7 @@ async def run_healthcheck(port: int) -> int:
 
 
 async def test_the_process_logs_json_and_passes_the_dockerfile_healthcheck(
-    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, store_backend: str
 ) -> None:
     fd = fake_discord
     std = add_standard_guild(fd)
@@ -376,9 +374,7 @@ token = "file-token-should-be-overridden"
 base_url = "{fake_provider.base_url}"
 timeout_seconds = 5
 
-[storage]
-path = "{tmp_path / "db.sqlite3"}"
-
+{storage_toml(storage_section(store_backend, tmp_path))}
 [ops]
 listen = "127.0.0.1:{port}"
 log_format = "json"

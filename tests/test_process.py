@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
+from tests.backends import sql, storage_section, storage_toml
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.standard import GUILD_ID, add_standard_guild
 from tests.fake_provider import FakeProvider, Fault
@@ -19,7 +18,9 @@ from tests.harness import FOLLOWUP
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_config(path: Path, provider: FakeProvider, db: Path, *, timeout: float = 5) -> None:
+def write_config(
+    path: Path, provider: FakeProvider, storage: dict[str, str], *, timeout: float = 5
+) -> None:
     path.write_text(
         f"""
 [discord]
@@ -29,9 +30,7 @@ token = "file-token-should-be-overridden"
 base_url = "{provider.base_url}"
 timeout_seconds = {timeout}
 
-[storage]
-path = "{db}"
-
+{storage_toml(storage)}
 [guilds."{GUILD_ID}"]
 api_key_env = "GUILD_A_KEY_FOR_TEST"
 """,
@@ -60,12 +59,12 @@ async def start_bot(fd: FakeDiscord, config: Path) -> asyncio.subprocess.Process
 
 
 async def test_sigterm_mid_submission_finishes_it_then_exits_cleanly(
-    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, store_backend: str
 ) -> None:
     fd = fake_discord
     std = add_standard_guild(fd)
     config = tmp_path / "config.toml"
-    write_config(config, fake_provider, tmp_path / "db.sqlite3")
+    write_config(config, fake_provider, storage_section(store_backend, tmp_path))
     proc = await start_bot(fd, config)
     try:
         await fd.wait_ready(timeout=30)
@@ -107,14 +106,14 @@ DOCKER_SAFE_STOP_SECONDS = 8
 
 
 async def test_sigterm_with_a_submission_stuck_stops_in_time_and_leaves_it_pending(
-    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path
+    fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, store_backend: str
 ) -> None:
     fd = fake_discord
     std = add_standard_guild(fd)
     config = tmp_path / "config.toml"
-    db = tmp_path / "db.sqlite3"
+    storage = storage_section(store_backend, tmp_path)
     # The provider's timeout outlasts the stop: the create is still waiting at the deadline.
-    write_config(config, fake_provider, db, timeout=60)
+    write_config(config, fake_provider, storage, timeout=60)
     proc = await start_bot(fd, config)
     try:
         await fd.wait_ready(timeout=30)
@@ -149,5 +148,4 @@ async def test_sigterm_with_a_submission_stuck_stops_in_time_and_leaves_it_pendi
     assert "Traceback" not in log
     assert "never retrieved" not in log
     # Cut off, not failed: the job stays `pending`, for the next start to look up.
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("SELECT id, state FROM jobs").fetchall() == [(1, "pending")]
+    assert await sql(storage, "SELECT id, state FROM jobs") == [{"id": 1, "state": "pending"}]

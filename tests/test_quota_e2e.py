@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from bot.access import QuotaRule
-from bot.store import JobState, Store
+from bot.store import JobState
+from tests.backends import open_store, store_sql
 from tests.fake_discord import InteractionHandle
 from tests.fake_discord.standard import GUILD_ID
 from tests.harness import World, followup_text, png_bytes, replies_to
@@ -286,12 +287,12 @@ async def _state(world: World, job_id: int, state: str) -> bool:
     ],
 )
 async def test_what_counts_is_one_definition_for_the_quota_and_the_admin_view(
-    tmp_path: Path, state: JobState, counts: bool
+    tmp_path: Path, store_backend: str, state: JobState, counts: bool
 ) -> None:
-    store = await Store.open(tmp_path / "db.sqlite3")
+    store = await open_store(store_backend, tmp_path)
     try:
         job = await store.create_job(new_job())
-        await store.db.execute("UPDATE jobs SET state = ? WHERE id = ?", state, job.id)
+        await store_sql(store, "UPDATE jobs SET state = ? WHERE id = ?", state, job.id)
         usage = await store.usage_now(job.guild_id, job.user_id, 0)
         by_member = await store.usage_by_member(job.guild_id or 0, 0)
     finally:

@@ -3,7 +3,9 @@ so they can't drift (issue 15). The invite link and permissions: tests/test_invi
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
 from pathlib import Path
 
 from bot.config import ConfigFile
@@ -71,3 +73,31 @@ def test_the_setup_section_says_which_intents_and_the_bot_asks_for_them_only() -
     assert [name for name, on in intents if on] == ["guilds"]
     text = README.split("## Set up the Discord side", 1)[1].split("\n## ", 1)[0]
     assert "only for the non-privileged `guilds` intent" in text
+
+
+def test_the_test_command_is_the_one_ci_runs_and_installs_the_store_backends() -> None:
+    section = README.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```sh\n(.+?)\n```", section, re.S)
+    test_command = commands[1]
+    assert test_command == "scripts/test"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci.split("# The README's test command:\n", 1)[1].splitlines()[0] == test_command
+    script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    assert "pip install -q -e '.[dev,postgres]'" in script
+    assert "apt-get install" in script and "postgresql" in script
+    assert os.access(ROOT / "scripts" / "test", os.X_OK)
+    # Both extras carry asyncpg: the store's tests run, and mypy reads the store.
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    for extra in ("dev", "postgres"):
+        assert any(re.match(r"asyncpg\b", d) for d in extras[extra]), extra
+
+
+def test_the_readme_says_which_store_backends_the_tests_run_on_by_default() -> None:
+    from tests.backends import DEFAULT_STORE
+    from tests.pg_server import ENV_URL
+
+    text = paragraph("It installs what is missing from Debian")
+    assert f"(default `{DEFAULT_STORE}`)" in text
+    assert f"`{ENV_URL}=postgresql://...`" in text

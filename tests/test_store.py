@@ -1,4 +1,5 @@
-"""The store on a real SQLite file: migrations, jobs, duplicates, reopening."""
+"""The store on a real database (each backend: `--store`): jobs, duplicates, reopening;
+SQLite's own file: its schema version, WAL, and upgrades from older files."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.profiles import RELAY
 from bot.store import DuplicateRequest, NewJob, Store
 from bot.storyboard import Shot, Storyboard, StoryboardSettings, validate_storyboard
 from bot.videos_api import ReferenceImage, VideoJob
+from tests.backends import open_store
 
 MIGRATIONS = len(
     list(
@@ -53,10 +55,11 @@ async def test_schema_version_and_wal(tmp_path: Path) -> None:
     db.close()
 
 
-async def test_a_job_survives_reopening_with_everything_it_was_given(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
+async def test_a_job_survives_reopening_with_everything_it_was_given(
+    tmp_path: Path, store_backend: str
+) -> None:
     image = ReferenceImage(filename="ref.png", content_type="image/png", data=b"\x89PNG...")
-    store = await Store.open(path)
+    store = await open_store(store_backend, tmp_path)
     job = await store.create_job(new_job(image=image))
     assert (job.state, job.task_id, job.image_name) == ("pending", None, "ref.png")
     video = VideoJob(
@@ -65,7 +68,7 @@ async def test_a_job_survives_reopening_with_everything_it_was_given(tmp_path: P
     await store.mark_submitted(job.id, video)
     await store.close()
 
-    store = await Store.open(path)
+    store = await open_store(store_backend, tmp_path)
     again = await store.job(job.id)
     assert again.state == "active"
     assert again.task_id == "sora-2:task_x"
@@ -78,8 +81,10 @@ async def test_a_job_survives_reopening_with_everything_it_was_given(tmp_path: P
     await store.close()
 
 
-async def test_the_same_request_key_makes_one_job_even_when_concurrent(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "db.sqlite3")
+async def test_the_same_request_key_makes_one_job_even_when_concurrent(
+    tmp_path: Path, store_backend: str
+) -> None:
+    store = await open_store(store_backend, tmp_path)
     results = await asyncio.gather(
         *(store.create_job(new_job("quick:same")) for _ in range(5)), return_exceptions=True
     )
@@ -92,8 +97,10 @@ async def test_the_same_request_key_makes_one_job_even_when_concurrent(tmp_path:
     await store.close()
 
 
-async def test_failed_and_uncertain_submissions_keep_the_reason(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "db.sqlite3")
+async def test_failed_and_uncertain_submissions_keep_the_reason(
+    tmp_path: Path, store_backend: str
+) -> None:
+    store = await open_store(store_backend, tmp_path)
     a = await store.create_job(new_job("k:a"))
     b = await store.create_job(new_job("k:b"))
     failed = await store.mark_submit_failed(a.id, "provider.rejected", {"message": "bad prompt"})
@@ -109,16 +116,18 @@ async def test_failed_and_uncertain_submissions_keep_the_reason(tmp_path: Path) 
     await store.close()
 
 
-async def test_meta_round_trip(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "db.sqlite3")
+async def test_meta_round_trip(tmp_path: Path, store_backend: str) -> None:
+    store = await open_store(store_backend, tmp_path)
     assert await store.get_meta("commands_hash:global") is None
     await store.set_meta("commands_hash:global", "abc")
     assert await store.get_meta("commands_hash:global") == "abc"
     await store.close()
 
 
-async def test_a_job_keeps_the_servers_language_apart_from_the_members(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "db.sqlite3")
+async def test_a_job_keeps_the_servers_language_apart_from_the_members(
+    tmp_path: Path, store_backend: str
+) -> None:
+    store = await open_store(store_backend, tmp_path)
     try:
         job = await store.create_job(new_job())
         assert (job.locale, job.public_locale) == ("zh-CN", "en-US")

@@ -16,6 +16,7 @@ from bot.cli import main
 from bot.store import Job
 from bot.transcoder import TranscoderBusy
 from bot.video_fit import FitResult
+from tests.backends import storage_toml
 from tests.fake_discord import RecordedCall
 from tests.fake_discord.models import Channel, Guild, Member
 from tests.fake_discord.standard import GUILD_ID
@@ -201,8 +202,8 @@ def write_config(world: World, tmp_path: Path) -> Path:
 def config_toml(world: World) -> str:
     return (
         f'[provider]\nbase_url = "{world.provider.base_url}"\n'
-        f'[storage]\npath = "{world.config.storage_path}"\n'
-        f'[guilds."{GUILD_ID}"]\napi_key = "{GUILD_A_KEY}"\n'
+        + storage_toml(world.storage)
+        + f'[guilds."{GUILD_ID}"]\napi_key = "{GUILD_A_KEY}"\n'
         f'[guilds."{SECOND_GUILD_ID}"]\napi_key = "{GUILD_B_KEY}"\nseconds = 10\n'
     )
 
