@@ -25,6 +25,7 @@ def with_guild(world: World, **guild: Any) -> Config:
     data["guilds"][str(GUILD_ID)] = {"api_key": GUILD_A_KEY, **guild}
     data["guilds"][str(GUILD_ID)]["api_key"] = GUILD_A_KEY
     data["guilds"]["1300000000000000001"]["api_key"] = "sk-guild-b"
+    data["storage"] = world.storage  # a dump masks a PostgreSQL URL, a secret
     return parse_config(data, world.config.path, env={})
 
 
