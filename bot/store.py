@@ -8,11 +8,14 @@ pydantic models; no SQL lives anywhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import sqlite3
 import time
+import weakref
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +28,7 @@ from bot.characters import CharacterSource
 from bot.draft_store import DraftStore
 from bot.echo_store import EchoStore
 from bot.moderation import failure_key
+from bot.shards import Shards
 from bot.storyboard import ValidStoryboard
 from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -49,6 +53,23 @@ OPEN_JOBS = (
 # not: the member may try again. The one definition, used by every usage query.
 COUNTED_STATES: tuple[JobState, ...] = ("pending", "active", "uncertain", "completed", "expired")
 COUNTED = f"state IN ({', '.join(repr(s) for s in COUNTED_STATES)})"
+# The locks of `Store.exclusive`, by database file and name: shared by every Store of one
+# file in this process (a test runs two bots, standing for two processes, in one).
+_EXCLUSIVE: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _open_where(shards: Shards | None) -> tuple[str, list[int]]:
+    """`OPEN_JOBS`; with `shards`, of their guilds only (a DM job's is shard 0). 64-bit
+    integer arithmetic, the same in SQLite and PostgreSQL."""
+    if shards is None:
+        return OPEN_JOBS, []
+    marks = ", ".join("?" * len(shards.ids))
+    where = f"({OPEN_JOBS}) AND (COALESCE(guild_id, 0) >> 22) % ? IN ({marks})"
+    return where, [shards.count, *shards.ids]
+
+
 # Why the tracker stopped looking for an uncertain or expired job.
 Resolution = Literal["unlistable", "not_found", "gave_up"]
 
@@ -151,8 +172,9 @@ def _job_from_row(row: sqlite3.Row) -> Job:
 class Store:
     """Open with `await Store.open(path)`; close with `await store.close()`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path | None = None) -> None:
         self._db = db
+        self._file = str(path.resolve()) if path is not None else f"connection {id(db)}"
         # One connection serves every task: a write (and its commit or rollback)
         # must not interleave with another task's.
         self._write = asyncio.Lock()
@@ -168,7 +190,7 @@ class Store:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA foreign_keys=ON")
             await db.execute("PRAGMA busy_timeout=5000")
-            store = cls(db)
+            store = cls(db, path)
             await store._migrate()
         except BaseException:
             # aiosqlite's thread is not a daemon: left open, the process could never exit.
@@ -609,15 +631,18 @@ class Store:
             await self._db.commit()
         return await self.job(job_id)
 
-    async def open_job_ids(self) -> list[int]:
+    async def open_job_ids(self, shards: Shards | None = None) -> list[int]:
         """Ids of the jobs `open_jobs` returns, without loading them."""
-        async with self._db.execute(f"SELECT id FROM jobs WHERE {OPEN_JOBS} ORDER BY id") as cur:
+        where, args = _open_where(shards)
+        async with self._db.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY id", args) as cur:
             rows = await cur.fetchall()
         return [int(r[0]) for r in rows]
 
-    async def open_jobs(self) -> list[Job]:
-        """Jobs the tracker must watch: waiting on the provider, or finished but not told."""
-        async with self._db.execute(f"SELECT * FROM jobs WHERE {OPEN_JOBS} ORDER BY id") as cur:
+    async def open_jobs(self, shards: Shards | None = None) -> list[Job]:
+        """Jobs the tracker must watch: waiting on the provider, or finished but not told;
+        with `shards`, only those of these shards' guilds."""
+        where, args = _open_where(shards)
+        async with self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY id", args) as cur:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
 
@@ -641,6 +666,15 @@ class Store:
         return {str(state): int(count) for state, count in rows}
 
     # Meta
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Held by one process of the fleet at a time: PostgreSQL's advisory lock; in SQLite
+        a per-name asyncio.Lock, SQLite being one process (every Store of this file in this
+        process shares it)."""
+        lock = _EXCLUSIVE.setdefault((self._file, name), asyncio.Lock())
+        async with lock:
+            yield
 
     async def get_meta(self, key: str) -> str | None:
         async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:

@@ -7,11 +7,13 @@ module implementing these two protocols; mypy checks that `Store` does.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Protocol
 
 from bot.access import QuotaRule, Usage
 from bot.drafts import Draft, DraftState
 from bot.echo_store import FormEcho
+from bot.shards import Shards
 from bot.store import Job, NewJob, Resolution
 from bot.storyboard import StoryboardSettings
 from bot.thumbnails import Thumbnail
@@ -205,11 +207,13 @@ class StoreApi(Protocol):
 
     async def note_delivery_failure(self, job_id: int) -> Job: ...
 
-    async def open_job_ids(self) -> list[int]:
+    async def open_job_ids(self, shards: Shards | None = None) -> list[int]:
         """Ids of the jobs `open_jobs` returns, without loading them."""
 
-    async def open_jobs(self) -> list[Job]:
-        """Jobs the tracker must watch: waiting on the provider, or finished but not told."""
+    async def open_jobs(self, shards: Shards | None = None) -> list[Job]:
+        """Jobs the tracker must watch: waiting on the provider, or finished but not told;
+        with `shards`, only those of these shards' guilds (`(guild_id >> 22) % count`,
+        a DM job's is shard 0)."""
 
     async def recent_jobs(
         self, *, guild_id: int, user_id: int | None = None, limit: int = 10, offset: int = 0
@@ -218,6 +222,10 @@ class StoreApi(Protocol):
     async def count_jobs_by_state(self) -> dict[str, int]: ...
 
     async def get_meta(self, key: str) -> str | None: ...
+
+    def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held by one process of the fleet at a time: PostgreSQL's advisory lock; in SQLite
+        a per-name asyncio.Lock, SQLite being one process."""
 
     async def set_meta(self, key: str, value: str) -> None: ...
 
