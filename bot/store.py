@@ -60,6 +60,66 @@ _EXCLUSIVE: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
 )
 
 
+# How long a write keeps trying to begin while the database is busy (beyond busy_timeout's
+# own wait): another process writing, or a read of ours still open on the connection.
+WRITE_BEGIN_SECONDS = 10.0
+
+
+class _WriteLock(asyncio.Lock):
+    """The store's write lock, which is also the write's transaction: `BEGIN IMMEDIATE` on
+    entry, committed on a normal exit, rolled back when the body raises.
+
+    Several processes share one SQLite file (docs/scaling.md, Step 1): with SQLite's own
+    deferred transactions, a write that starts while a read of another task of ours is
+    still open on the connection fails at once with "database is locked" (busy_timeout
+    does not wait then), and the failed write left the connection in a transaction on an
+    old snapshot, so every later write failed the same way, for good. IMMEDIATE takes the
+    file's write lock first (tried again while busy), so a count and its insert are one
+    transaction across processes, and a failed write is rolled back."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        super().__init__()
+        self._db = db
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+        try:
+            await self._begin()
+        except BaseException:
+            self.release()
+            raise
+
+    async def _begin(self) -> None:
+        if self._db.in_transaction:
+            return
+        deadline = time.monotonic() + WRITE_BEGIN_SECONDS
+        pause = 0.005
+        while True:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if self._db.in_transaction:
+                if exc_type is None:
+                    try:
+                        await self._db.commit()
+                    except BaseException:
+                        await self._db.rollback()
+                        raise
+                else:
+                    await self._db.rollback()
+        finally:
+            self.release()
+
+
 def _open_where(shards: Shards | None) -> tuple[str, list[int]]:
     """`OPEN_JOBS`; with `shards`, of their guilds only (a DM job's is shard 0). 64-bit
     integer arithmetic, the same in SQLite and PostgreSQL."""
@@ -177,7 +237,7 @@ class Store:
         self._file = str(path.resolve()) if path is not None else f"connection {id(db)}"
         # One connection serves every task: a write (and its commit or rollback)
         # must not interleave with another task's.
-        self._write = asyncio.Lock()
+        self._write = _WriteLock(db)
         self.drafts = DraftStore(db, self._write)
         self.echoes = EchoStore(db, self._write)
 

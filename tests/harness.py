@@ -347,13 +347,9 @@ async def stop_or_show_why(world: World) -> None:
     raise AssertionError(f"the bot did not stop within {STOP_WITHIN:.0f} s\n{out.getvalue()}")
 
 
-@asynccontextmanager
-async def running_world(
-    fd: FakeDiscord, provider: FakeProvider, data_dir: Path
-) -> AsyncIterator[World]:
-    """The real bot on both fakes (already started), with the standard guilds and members
-    and its database under `data_dir`; stopped on exit. The `world` fixture, and tools
-    that drive the bot without pytest (tests/transcript.py), start here."""
+def build_world(fd: FakeDiscord, provider: FakeProvider, data_dir: Path) -> World:
+    """The standard guilds and members on the fake, and the bot's config with its database
+    under `data_dir`; the bot not started (`running_world` starts it)."""
     std = add_standard_guild(fd)
     # A moderator: Manage Messages, nothing more.
     std.guild.roles.append(Role(MOD_ROLE_ID, "Mods", Perm.MANAGE_MESSAGES, position=3))
@@ -369,7 +365,7 @@ async def running_world(
         NO_KEY_GUILD_ID, name="No Key", channels=[no_key_channel], members=[carol]
     )
     config = config_for(provider, fd, data_dir / "storyboard.sqlite3")
-    world = World(
+    return World(
         fd=fd,
         provider=provider,
         bot=StoryboardBot(config),
@@ -383,6 +379,16 @@ async def running_world(
         no_key_channel=no_key_channel,
         secrets=config.secrets(),
     )
+
+
+@asynccontextmanager
+async def running_world(
+    fd: FakeDiscord, provider: FakeProvider, data_dir: Path
+) -> AsyncIterator[World]:
+    """The real bot on both fakes (already started), with the standard guilds and members
+    and its database under `data_dir`; stopped on exit. The `world` fixture, and tools
+    that drive the bot without pytest (tests/transcript.py), start here."""
+    world = build_world(fd, provider, data_dir)
     await world.start_bot()
     try:
         yield world

@@ -149,13 +149,17 @@ async def test_processes_identifying_together_take_turns_per_bucket(tmp_path: Pa
     path = tmp_path / "db.sqlite3"
     stores = [await Store.open(path) for _ in range(3)]
     time = VirtualTime()
-    pacer = IdentifyPacer(clock=time.clock, sleep=time.sleep)
     try:
+        # When each process took its turn: the pacer's last look at the clock, as it
+        # records the turn (read after `wait_turn`, another's sleep may have moved it).
         at: dict[str, float] = {}
 
         async def identify(name: str, store: Store, shard: int, concurrency: int) -> None:
-            await pacer.wait_turn(store, shard, concurrency)
-            at[name] = time.now
+            def clock() -> float:
+                at[name] = time.now
+                return time.now
+
+            await IdentifyPacer(clock=clock, sleep=time.sleep).wait_turn(store, shard, concurrency)
 
         # One bucket (max_concurrency 1): three processes at once go 5 s apart.
         await asyncio.gather(*(identify(f"p{n}", s, n, 1) for n, s in enumerate(stores)))
@@ -171,6 +175,7 @@ async def test_processes_identifying_together_take_turns_per_bucket(tmp_path: Pa
         assert (at["s1"], sorted([at["s0"], at["s2"]])) == (1_070.0, [1_070.0, 1_075.0])
         # Long after the last turn, no wait at all.
         time.now += 3600
+        pacer = IdentifyPacer(clock=time.clock, sleep=time.sleep)
         assert await pacer.wait_turn(stores[0], 0, 1) == 0.0
     finally:
         for store in stores:

@@ -251,6 +251,17 @@ class Gateway:
             )
             return self.log.sessions[count - 1]
 
+    async def wait_shard(self, shard: tuple[int, int], within: float) -> None:
+        """Wait until shard `(shard_id, shard_count)` has a live session (READY and its
+        GUILD_CREATEs sent, or RESUMED)."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(
+                    lambda: any(s.shard == shard and s.live for s in self.sessions.values())
+                ),
+                within,
+            )
+
     async def disconnect(
         self, code: int | None, *, resumable: bool, shard: tuple[int, int] | None = None
     ) -> None:
