@@ -191,3 +191,29 @@ async def test_a_turn_recorded_in_the_future_delays_at_most_one_window(tmp_path:
         assert waited == IDENTIFY_WINDOW_SECONDS
     finally:
         await store.close()
+
+
+async def test_a_write_waits_out_a_read_of_its_own_while_another_process_writes(
+    tmp_path: Path,
+) -> None:
+    """Two processes on one SQLite file: this one's write comes while one of its own reads
+    is still open and the other process has just written. SQLite refuses the write at once
+    then ("database is locked", whatever busy_timeout says); the store tries again when
+    the read is done, and the connection is not left stuck in that stale transaction."""
+    path = tmp_path / "db.sqlite3"
+    mine, theirs = await Store.open(path), await Store.open(path)
+    try:
+        for n in range(2):
+            await mine.create_job(new_job(f"quick:{n}"))
+        reading = await mine._db.execute("SELECT id FROM jobs ORDER BY id")
+        assert await reading.fetchone() is not None  # one row left: the read stays open
+        await theirs.set_meta("theirs", "1")  # the other process writes meanwhile
+        writing = asyncio.ensure_future(mine.set_meta("mine", "1"))
+        await asyncio.sleep(0.05)
+        await reading.close()
+        await writing
+        await mine.set_meta("mine", "2")  # and later writes go through too
+        assert (await theirs.get_meta("mine"), await mine.get_meta("theirs")) == ("2", "1")
+    finally:
+        await mine.close()
+        await theirs.close()
