@@ -10,12 +10,14 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import aiohttp
 import discord
 from discord.ext import commands
 
 from bot.config import Config
+from bot.identify_pacing import IdentifyPacer
 from bot.ops import OpsServer, start_ops
 from bot.store import Store, open_store
 from bot.store.api import StoreApi
@@ -59,7 +61,18 @@ class StoreUnavailable(Exception):
 
 
 class StoryboardBot(commands.Bot):
-    """Everything a cog needs hangs off this object; no module globals."""
+    """Everything a cog needs hangs off this object; no module globals.
+
+    With `[discord] shard_count` set, `StoryboardBot(config)` is a `ShardedStoryboardBot`
+    (as `pathlib.Path(...)` is a `PosixPath`): one gateway connection per shard of this
+    process. Without, it is exactly one connection, as discord.py's plain `Bot` makes:
+    an `AutoShardedBot` given no count would ask Discord for one and could shard.
+    """
+
+    def __new__(cls, config: Config, *, force_sync: bool = False) -> StoryboardBot:
+        if config.shards is not None and not issubclass(cls, commands.AutoShardedBot):
+            cls = ShardedStoryboardBot
+        return object.__new__(cls)
 
     def __init__(self, config: Config, *, force_sync: bool = False) -> None:
         # The bot has no voice: discord.py's two warnings about voice libraries are noise.
@@ -68,12 +81,21 @@ class StoryboardBot(commands.Bot):
         # No privileged intents: everything arrives as interactions.
         intents = discord.Intents.none()
         intents.guilds = True
+        # The shards are read once: a reload can't move this process to others (restart-only).
+        self.own_shards = config.shards
+        sharding: dict[str, Any] = {}  # AutoShardedBot's options, beyond Bot's typed ones
+        if self.own_shards is not None:
+            sharding = {
+                "shard_count": self.own_shards.count,
+                "shard_ids": list(self.own_shards.ids),
+            }
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             tree_cls=StoryboardTree,
+            **sharding,
         )
         self.config = config
         if isinstance(self.tree, StoryboardTree):
@@ -133,6 +155,16 @@ class StoryboardBot(commands.Bot):
 
     def current_config(self) -> Config:
         return self.config
+
+    @property
+    def holds_first_shard(self) -> bool:
+        """This process does the fleet's one-off work: syncing the commands, archiving
+        idle drafts. Unsharded, it is the whole fleet."""
+        return self.own_shards is None or self.own_shards.has_first
+
+    def gateway_open(self) -> bool:
+        """The gateway connection is open right now (not mid-reconnect)."""
+        return self.ws is not None and self.ws.open
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
@@ -202,7 +234,10 @@ class StoryboardBot(commands.Bot):
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:
             await self.load_extension(name)
-        await self.sync_commands()
+        if self.holds_first_shard:
+            await self.sync_commands()
+        else:
+            self.sync_summary = "commands left to the process with shard 0"
         # After the cogs: the Discord side must be listening before the first event.
         self._resumed = await self._tracker.start()
         # Ops endpoint last: it reports on everything above. None when [ops] listen is unset.
@@ -271,11 +306,13 @@ class StoryboardBot(commands.Bot):
         if self._announced or self.user is None:
             return
         self._announced = True
+        shards = f" ({self.own_shards.describe()})" if self.own_shards is not None else ""
         log.info(
-            "connected as %s (%s) to %d servers; %s; %d open jobs resumed",
+            "connected as %s (%s) to %d servers%s; %s; %d open jobs resumed",
             self.user,
             self.user.id,
             len(self.guilds),
+            shards,
             self.sync_summary,
             self._resumed,
         )
@@ -303,3 +340,44 @@ class StoryboardBot(commands.Bot):
         store, self._store = self._store, None
         if store is not None:
             await store.close()
+
+
+class ShardedStoryboardBot(StoryboardBot, commands.AutoShardedBot):
+    """The bot over the shards `[discord] shard_ids` of `shard_count`: one gateway
+    connection each, several processes each running some (docs/scaling.md). Made by
+    `StoryboardBot(config)` when the config names shards."""
+
+    def __init__(self, config: Config, *, force_sync: bool = False) -> None:
+        super().__init__(config, force_sync=force_sync)
+        # When each shard may IDENTIFY, in turn with the other processes.
+        self.identify_pacer = IdentifyPacer()
+        self._max_concurrency: int | None = None
+
+    def gateway_open(self) -> bool:
+        """Every shard of this process is connected right now."""
+        shards = self.shards.values()
+        return bool(shards) and not any(s.is_closed() for s in shards)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Take the shard's turn to IDENTIFY with every process of the fleet: Discord starts
+        `max_concurrency` sessions per 5 s per bucket, however many processes ask."""
+        # discord.py's own pause before any IDENTIFY but a process's first (the next
+        # shard, a session Discord invalidated): kept, it is what Discord asks for a retry.
+        await super().before_identify_hook(shard_id, initial=initial)
+        shard = shard_id or 0
+        waited = await self.identify_pacer.wait_turn(
+            self.store, shard, await self._identify_concurrency()
+        )
+        if waited > 0:
+            log.info("shard %d: waited %.1f s for its turn to connect", shard, waited)
+
+    async def _identify_concurrency(self) -> int:
+        """Discord's `max_concurrency` (GET /gateway/bot), asked once; 1 when it can't say."""
+        if self._max_concurrency is None:
+            try:
+                limits = await self.fetch_session_start_limits()
+            except discord.GatewayNotFound:
+                log.warning("Discord did not say how many sessions may start at once: one")
+                return 1
+            self._max_concurrency = max(1, limits.max_concurrency)
+        return self._max_concurrency

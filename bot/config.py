@@ -34,6 +34,7 @@ from pydantic import (
 from yarl import URL
 
 from bot.profiles import Orientation, ProfileName, ProviderProfile, get_profile
+from bot.shards import Shards
 
 Snowflake = Annotated[int, Field(gt=0)]
 # A Discord modal holds at most 5 fields: 4 shots and the image upload.
@@ -66,6 +67,11 @@ class DiscordSection(_Section):
     # Optional here because DISCORD_TOKEN may carry it instead.
     token: SecretStr | None = None
     dev_guild_ids: list[Snowflake] = Field(default_factory=list)
+    # Sharding (docs/scaling.md): how many shards the whole bot runs, and which of them
+    # this process runs (all of them when only the count is set). The environment's
+    # STORYBOARD_SHARD_COUNT and STORYBOARD_SHARD_IDS win, so one image serves every process.
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: list[Annotated[int, Field(ge=0)]] | None = None
 
 
 class ProviderSection(_Section):
@@ -317,6 +323,9 @@ class Config(BaseModel):
         if self.storage_url is not None:
             return shown_url(self.storage_url.get_secret_value())
         return str(self.storage_path)
+
+    # The shards this process runs; None: no sharding, one gateway connection.
+    shards: Shards | None = None
 
     def guild(self, guild_id: int) -> GuildSettings:
         """The settings for `guild_id`; a guild not in the file has no key."""
@@ -619,6 +628,95 @@ def _database_url_problem(url: str) -> str | None:
     return None
 
 
+SHARD_COUNT_ENV = "STORYBOARD_SHARD_COUNT"
+SHARD_IDS_ENV = "STORYBOARD_SHARD_IDS"
+
+
+def _env_shard_count(env: Mapping[str, str], issues: list[ConfigIssue]) -> int | None:
+    raw = env.get(SHARD_COUNT_ENV, "").strip()
+    if raw and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+        issues.append(
+            ConfigIssue(
+                field="discord.shard_count",
+                message=f"{SHARD_COUNT_ENV}={json.dumps(raw)} in the environment is not a"
+                " whole number of 1 or more",
+            )
+        )
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
+def _env_shard_ids(env: Mapping[str, str], issues: list[ConfigIssue]) -> list[int] | None:
+    raw = env.get(SHARD_IDS_ENV, "").strip()
+    if not raw:
+        return None
+    parts = [p.strip() for p in raw.split(",")]
+    wrong = [p for p in parts if not (p.isascii() and p.isdigit())]
+    if wrong:
+        issues.append(
+            ConfigIssue(
+                field="discord.shard_ids",
+                message=f"{SHARD_IDS_ENV}={json.dumps(raw)} in the environment: "
+                f"{json.dumps(wrong[0])} is not a shard id; write whole numbers separated by"
+                ' commas, like "0,1"',
+            )
+        )
+        return None
+    return [int(p) for p in parts]
+
+
+def _shards(
+    section: DiscordSection, env: Mapping[str, str], bad: set[str], issues: list[ConfigIssue]
+) -> Shards | None:
+    """The shards this process runs: the environment's settings over the file's; None
+    when neither sets any (no sharding)."""
+    found: list[ConfigIssue] = []
+    count = _env_shard_count(env, found)
+    count_from = f" (from {SHARD_COUNT_ENV})" if count is not None else ""
+    if count is None and not found:
+        count = section.shard_count
+    ids = _env_shard_ids(env, found)
+    ids_from = f" (from {SHARD_IDS_ENV})" if ids is not None else ""
+    if ids is None and not found:
+        ids = section.shard_ids
+    if found or any(f.startswith(("discord.shard_count", "discord.shard_ids")) for f in bad):
+        issues += found  # a bad setting was named; checking the pair would only echo it
+        return None
+    field = "discord.shard_ids"
+    if ids is not None and count is None:
+        issues.append(
+            ConfigIssue(
+                field=field,
+                message=f"set without a shard count{ids_from}: set discord.shard_count (or"
+                f" {SHARD_COUNT_ENV}) to how many shards the whole bot runs",
+            )
+        )
+        return None
+    if count is None:
+        return None
+    if ids is None:
+        return Shards.all_of(count)
+    if not ids:
+        issues.append(
+            ConfigIssue(field=field, message="is empty; leave it out to run every shard here")
+        )
+        return None
+    size = f"{count}{count_from}"
+    for i in ids:
+        if i >= count:
+            issues.append(
+                ConfigIssue(
+                    field=field,
+                    message=f"{i}{ids_from} is not a shard of {size}: ids run from 0 to {count - 1}",
+                )
+            )
+            return None
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        issues.append(ConfigIssue(field=field, message=f"{twice[0]}{ids_from} is listed twice"))
+        return None
+    return Shards(count=count, ids=tuple(ids))
+
+
 def parse_config(
     data: Mapping[str, object], path: Path, env: Mapping[str, str] | None = None
 ) -> Config:
@@ -655,6 +753,7 @@ def parse_config(
             issues.append(ConfigIssue(field="storage.url", message=problem))
     elif (problem := _storage_problem(storage)) is not None:
         issues.append(ConfigIssue(field="storage.path", message=problem))
+    shards = _shards(file.discord, env, {i.field for i in field_issues}, issues)
     if field_issues:
         issues = field_issues + _independent(issues, field_issues, guilds)
     if issues:
@@ -668,6 +767,7 @@ def parse_config(
         guilds=guilds,
         dm_key=dm_key,
         storage_url=storage_url,
+        shards=shards,
     )
 
 

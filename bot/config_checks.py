@@ -82,6 +82,9 @@ def config_warnings(config: Config) -> list[str]:
 RESTART_ONLY = (
     "discord.token",
     "discord.dev_guild_ids",
+    # The gateway's shards are chosen at login, and the tracker loads their jobs once.
+    "discord.shard_count",
+    "discord.shard_ids",
     "storage.path",
     "storage.url",
     "ops.listen",
@@ -97,6 +100,8 @@ def needs_restart(running: Config, fresh: Config) -> list[str]:
     values = {
         "discord.token": lambda c: c.discord_token,
         "discord.dev_guild_ids": lambda c: c.dev_guild_ids,
+        "discord.shard_count": lambda c: c.shards and c.shards.count,
+        "discord.shard_ids": lambda c: c.shards and c.shards.ids,
         "storage.path": lambda c: c.storage_path,
         "storage.url": lambda c: c.storage_url,
         "ops.listen": lambda c: c.file.ops.listen,

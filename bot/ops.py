@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from typing import Protocol, get_args
 
 from aiohttp import web
-from discord.gateway import DiscordWebSocket
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -56,8 +55,8 @@ class OpsTracker(Protocol):
 class OpsBot(Protocol):
     """What the ops endpoint reads from the bot (`StoryboardBot` is one)."""
 
-    @property
-    def ws(self) -> DiscordWebSocket | None: ...
+    def gateway_open(self) -> bool:
+        """The gateway connection (every shard's, sharded) is open right now."""
 
     @property
     def latency(self) -> float: ...
@@ -77,8 +76,7 @@ def gateway_connected(bot: OpsBot) -> bool:
     """Logged in, READY received, and the websocket open right now (not mid-reconnect)."""
     if bot.is_closed() or not bot.is_ready():
         return False
-    ws = bot.ws
-    return ws is not None and ws.open
+    return bot.gateway_open()
 
 
 def _reason(exc: BaseException) -> str:

@@ -2,8 +2,8 @@
 store backends (`--store`, tests/backends.py) with the PostgreSQL server they need."""
 
 from tests.backends import (  # noqa: F401  (pytest hooks and fixture)
-    pytest_addoption,
     pg_url,
+    pytest_addoption,
     pytest_generate_tests,
     store_backend,
 )

@@ -383,13 +383,11 @@ async def stop_or_show_why(world: World) -> None:
     raise AssertionError(f"the bot did not stop within {STOP_WITHIN:.0f} s\n{out.getvalue()}")
 
 
-@asynccontextmanager
-async def running_world(
+def build_world(
     fd: FakeDiscord, provider: FakeProvider, data_dir: Path, backend: str = "sqlite"
-) -> AsyncIterator[World]:
-    """The real bot on both fakes (already started), with the standard guilds and members
-    and its database on `backend` for `data_dir`; stopped on exit. The `world` fixture, and tools
-    that drive the bot without pytest (tests/transcript.py), start here."""
+) -> World:
+    """The standard guilds and members on the fake, and the bot's config with its database
+    on `backend` for `data_dir`; the bot not started (`running_world` starts it)."""
     std = add_standard_guild(fd)
     # A moderator: Manage Messages, nothing more.
     std.guild.roles.append(Role(MOD_ROLE_ID, "Mods", Perm.MANAGE_MESSAGES, position=3))
@@ -405,7 +403,7 @@ async def running_world(
         NO_KEY_GUILD_ID, name="No Key", channels=[no_key_channel], members=[carol]
     )
     config = config_for(provider, fd, data_dir / SQLITE_FILE, backend=backend)
-    world = World(
+    return World(
         fd=fd,
         provider=provider,
         bot=StoryboardBot(config),
@@ -421,6 +419,16 @@ async def running_world(
         store_backend=backend,
         secrets=config.secrets(),
     )
+
+
+@asynccontextmanager
+async def running_world(
+    fd: FakeDiscord, provider: FakeProvider, data_dir: Path, backend: str = "sqlite"
+) -> AsyncIterator[World]:
+    """The real bot on both fakes (already started), with the standard guilds and members
+    and its database on `backend` for `data_dir`; stopped on exit. The `world` fixture, and
+    tools that drive the bot without pytest (tests/transcript.py), start here."""
+    world = build_world(fd, provider, data_dir, backend)
     await world.start_bot()
     try:
         yield world

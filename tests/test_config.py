@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_config, mask_secret
+from bot.config_checks import needs_restart
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 
@@ -205,3 +206,100 @@ def test_a_storage_url_that_is_not_postgresql_or_given_twice_is_refused(tmp_path
         "storage.url_env: environment variable NOPE is not set" in line
         for line in issues(write(tmp_path, BASE + '\n[storage]\nurl_env = "NOPE"\n'))
     )
+
+
+def sharded(tmp_path: Path, lines: str) -> Path:
+    """A config whose [discord] table also has `lines`."""
+    return write(tmp_path, BASE.replace("[provider]", f"{lines}\n\n[provider]"))
+
+
+def test_shards_come_from_the_file_and_the_environment_wins(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), {}).shards is None  # one process, unsharded
+    every = load_config(sharded(tmp_path, "shard_count = 3"), {}).shards
+    assert every is not None and (every.count, every.ids) == (3, (0, 1, 2))
+    path = sharded(tmp_path, "shard_count = 4\nshard_ids = [2, 3]")
+    own = load_config(path, {}).shards
+    assert own is not None and (own.count, own.ids) == (4, (2, 3))
+    env = {"STORYBOARD_SHARD_COUNT": "8", "STORYBOARD_SHARD_IDS": " 6, 7 "}
+    moved = load_config(path, env).shards
+    assert moved is not None and (moved.count, moved.ids) == (8, (6, 7))
+    # Each variable wins over its own line only; an empty one is unset.
+    mixed = load_config(path, {"STORYBOARD_SHARD_IDS": "0", "STORYBOARD_SHARD_COUNT": ""}).shards
+    assert mixed is not None and (mixed.count, mixed.ids) == (4, (0,))
+    from_env = load_config(write(tmp_path, BASE), env).shards
+    assert from_env == moved
+
+
+@pytest.mark.parametrize(
+    ("lines", "env", "problem"),
+    [
+        (
+            "shard_ids = [0]",
+            {},
+            "discord.shard_ids: set without a shard count: set discord.shard_count (or"
+            " STORYBOARD_SHARD_COUNT) to how many shards the whole bot runs",
+        ),
+        (
+            "",
+            {"STORYBOARD_SHARD_IDS": "1"},
+            "discord.shard_ids: set without a shard count (from STORYBOARD_SHARD_IDS): set"
+            " discord.shard_count (or STORYBOARD_SHARD_COUNT) to how many shards the whole"
+            " bot runs",
+        ),
+        (
+            "shard_count = 2\nshard_ids = [0, 2]",
+            {},
+            "discord.shard_ids: 2 is not a shard of 2: ids run from 0 to 1",
+        ),
+        (
+            "shard_count = 4",
+            {"STORYBOARD_SHARD_COUNT": "2", "STORYBOARD_SHARD_IDS": "3"},
+            "discord.shard_ids: 3 (from STORYBOARD_SHARD_IDS) is not a shard of 2 (from"
+            " STORYBOARD_SHARD_COUNT): ids run from 0 to 1",
+        ),
+        ("shard_count = 2\nshard_ids = [1, 1]", {}, "discord.shard_ids: 1 is listed twice"),
+        (
+            "shard_count = 2\nshard_ids = []",
+            {},
+            "discord.shard_ids: is empty; leave it out to run every shard here",
+        ),
+        ("shard_count = 0", {}, "discord.shard_count: Input should be greater than or equal to 1"),
+        (
+            'shard_count = "2"',
+            {},
+            'discord.shard_count: Input should be a valid integer (the file says "2")',
+        ),
+        (
+            "shard_count = 2\nshard_ids = [-1]",
+            {},
+            "discord.shard_ids.0: Input should be greater than or equal to 0",
+        ),
+        ("shard_id = [0]", {}, "discord.shard_id: unknown setting; did you mean 'shard_ids'?"),
+        (
+            "",
+            {"STORYBOARD_SHARD_COUNT": "two"},
+            'discord.shard_count: STORYBOARD_SHARD_COUNT="two" in the environment is not a whole'
+            " number of 1 or more",
+        ),
+        (
+            "shard_count = 2",
+            {"STORYBOARD_SHARD_IDS": "0;1"},
+            'discord.shard_ids: STORYBOARD_SHARD_IDS="0;1" in the environment: "0;1" is not a'
+            ' shard id; write whole numbers separated by commas, like "0,1"',
+        ),
+    ],
+)
+def test_shard_settings_that_cannot_be_are_named(
+    tmp_path: Path, lines: str, env: dict[str, str], problem: str
+) -> None:
+    path = sharded(tmp_path, lines)
+    assert issues(path, env) == [f"{path}: {problem}"]
+
+
+def test_a_reload_that_moves_the_shards_says_they_need_a_restart(tmp_path: Path) -> None:
+    running = load_config(sharded(tmp_path, "shard_count = 2\nshard_ids = [0]"), {})
+    fresh = load_config(running.path, {"STORYBOARD_SHARD_IDS": "1"})
+    assert needs_restart(running, fresh) == ["discord.shard_ids"]
+    unsharded = load_config(write(tmp_path, BASE), {})
+    assert needs_restart(unsharded, running) == ["discord.shard_count", "discord.shard_ids"]
+    assert needs_restart(running, running) == []

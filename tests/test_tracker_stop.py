@@ -8,19 +8,20 @@ stop hung (seen as a 180 s teardown timeout in a loaded CI run).
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 from bot.tracker import Tracker
 
 
 class NoJobs:
-    async def open_job_ids(self) -> list[int]:
+    async def open_job_ids(self, shards: object = None) -> list[int]:
         return []
 
 
 async def test_stop_ends_the_dispatcher_even_as_it_is_woken() -> None:
     for _ in range(5):
-        tracker = Tracker(NoJobs(), api=None, config=lambda: None)  # type: ignore[arg-type]
+        tracker = Tracker(NoJobs(), api=None, config=lambda: SimpleNamespace(shards=None))  # type: ignore[arg-type]
         await tracker.start()
         tracker.watch(1, delay=3600)
         await asyncio.sleep(0.01)  # the dispatcher now waits, with a timeout, for a wake-up

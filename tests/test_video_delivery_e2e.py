@@ -254,7 +254,7 @@ async def test_an_admin_fetches_the_original_with_each_guilds_key(
         capsys, "99", "--out", str(missing), "--config", str(config)
     )
     assert (code, stdout) == (1, "")
-    assert stderr == f"error: no job '99' in {world.config.storage_path}\n"
+    assert stderr == f"error: no job '99' in {world.config.storage_shown}\n"
     assert not missing.exists()
 
 

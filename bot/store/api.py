@@ -218,7 +218,8 @@ class StoreApi(Protocol):
         finished but not told."""
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
-        """Held by one process of the fleet at a time (PostgreSQL's advisory lock)."""
+        """Held by one process of the fleet at a time: PostgreSQL's advisory lock; in SQLite
+        a per-name lock in this process, an SQLite file serving one process."""
 
     async def recent_jobs(
         self, *, guild_id: int, user_id: int | None = None, limit: int = 10, offset: int = 0

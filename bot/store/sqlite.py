@@ -61,14 +61,18 @@ def _unique(exc: sqlite3.IntegrityError) -> Exception:
     return UniqueViolation(str(exc)) if "UNIQUE" in str(exc) else exc
 
 
+# `exclusive` locks by file and name, for every store of the process on that file.
+_EXCLUSIVE: defaultdict[tuple[Path, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
 class SqliteDatabase:
     dialect: Dialect = "sqlite"
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self._conn = _Connection(db)
         self._turn = asyncio.Lock()
-        self._exclusive: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._path = path.resolve()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteDatabase:
@@ -85,7 +89,7 @@ class SqliteDatabase:
             # aiosqlite's thread is not a daemon: left open, the process could never exit.
             await db.close()
             raise
-        return cls(db)
+        return cls(db, path)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self._turn:
@@ -117,8 +121,8 @@ class SqliteDatabase:
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
         # One process per SQLite file is the supported setup (docs/scaling.md): a lock in
-        # the process is the fleet's.
-        async with self._exclusive[name]:
+        # the process, shared by every store opened on the file, is the fleet's.
+        async with _EXCLUSIVE[(self._path, name)]:
             yield
 
     async def close(self) -> None:

@@ -132,7 +132,11 @@ class DraftCog(commands.Cog):
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS, ImageTargetPicker)
         self.bot.tree.add_command(self.menu)
-        self._archiver = asyncio.create_task(self._archive_loop(), name="storyboard-draft-archiver")
+        # One archiver for the fleet: the process with shard 0 (every process shares the store).
+        if self.bot.holds_first_shard:
+            self._archiver = asyncio.create_task(
+                self._archive_loop(), name="storyboard-draft-archiver"
+            )
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS, ImageTargetPicker)

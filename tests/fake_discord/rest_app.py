@@ -65,8 +65,14 @@ async def get_application(world: World, call: RecordedCall) -> Reply:
 async def get_gateway_bot(world: World, call: RecordedCall) -> Reply:
     """Asked by AutoShardedClient only; a plain Client uses DEFAULT_GATEWAY."""
     url = world.base_url.replace("http://", "ws://", 1) + "/gateway"
-    limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-    return Reply(body={"url": url, "shards": 1, "session_start_limit": limit})
+    limit = {
+        "total": 1000,
+        "remaining": 1000,
+        "reset_after": 0,
+        "max_concurrency": world.max_concurrency,
+    }
+    body = {"url": url, "shards": world.recommended_shards, "session_start_limit": limit}
+    return Reply(body=body)
 
 
 # -- commands ----------------------------------------------------------------------------

@@ -100,6 +100,10 @@ class World:
         # (`wall_now`), for Discord's separate budget of such edits (rest_channels, 30046).
         self.old_message_edits: dict[int, list[float]] = {}
         self.base_url = ""
+        # What GET /gateway/bot answers: the shard count Discord recommends, and how many
+        # sessions may start (IDENTIFY) per 5 s, one per bucket `shard_id % max_concurrency`.
+        self.recommended_shards = 1
+        self.max_concurrency = 1
         self.emit: Callable[[str, JSON], Awaitable[None]] = _no_emit
 
     def now(self) -> float:
