@@ -51,7 +51,12 @@ class SecretMaskingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time (UTC, ISO 8601), level, logger, message[, exc]."""
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message[, exc];
+    with `process`, which process of a fleet wrote it (its shards)."""
+
+    def __init__(self, process: str | None = None) -> None:
+        super().__init__()
+        self.process = process
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -62,6 +67,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.process:
+            entry["process"] = self.process
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -86,13 +93,20 @@ def setup_logging(
     fmt: LogFormat = "text",
     *,
     stream: TextIO | None = None,
+    process: str | None = None,
 ) -> SecretMaskingFilter:
-    """Root handler to stderr (or `stream`); quiet discord.py's HTTP chatter; mask secrets."""
+    """Root handler to stderr (or `stream`); quiet discord.py's HTTP chatter; mask secrets.
+
+    `process` names this process in every line (a fleet's shards, "shards 0, 1 of 4"), so
+    a job's story can be followed across processes and reshards."""
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     if fmt == "json":
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(process))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        where = f"[{process}] " if process else ""
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)-7s {where}%(name)s: %(message)s")
+        )
     mask = SecretMaskingFilter(secrets)
     handler.addFilter(mask)
     root = logging.getLogger()

@@ -85,7 +85,12 @@ def run_bot(config: Config, *, force_sync: bool = False, log_level: str = "INFO"
     """0 after a stop by signal; 1 when Discord can't be reached or ended the session for
     good (bad token, intents not allowed), or the database can't be opened: one line each,
     through the masking handler like everything else, never a traceback."""
-    setup_logging(log_level, config.secrets(), config.file.ops.log_format)
+    setup_logging(
+        log_level,
+        config.secrets(),
+        config.file.ops.log_format,
+        process=config.shards.describe() if config.shards else None,
+    )
     for warning in config_file_warnings(config.path) + config_warnings(config):
         log.warning("%s", warning)
     try:

@@ -334,6 +334,19 @@ def test_text_logs_stay_the_default() -> None:
         json.loads(line)
 
 
+@pytest.mark.usefixtures("root_logging")
+def test_a_fleets_process_names_its_shards_in_every_line() -> None:
+    for fmt in ("json", "text"):
+        out = io.StringIO()
+        setup_logging("INFO", [], fmt, stream=out, process="shards 2, 3 of 8")
+        logging.getLogger("bot.tracker").info("job=%s delivered", 5)
+        line = out.getvalue().strip()
+        if fmt == "json":
+            assert json.loads(line)["process"] == "shards 2, 3 of 8"
+        else:
+            assert line.endswith("INFO    [shards 2, 3 of 8] bot.tracker: job=5 delivered")
+
+
 # -- the process, as Docker runs it -----------------------------------------------------
 
 
