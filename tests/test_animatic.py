@@ -231,14 +231,29 @@ def test_characters_the_font_lacks_become_one_geta_mark() -> None:
     assert drawable(ZH_TW) == ZH_TW
 
 
-def test_lines_fit_and_no_line_starts_with_a_closing_mark() -> None:
+def test_lines_fit_and_lose_nothing() -> None:
     font = animatic._font(43)
     text = ZH_CN * 3 + " " + ENGLISH + " https://example.com/" + "x" * 120
     lines = wrap(text, font, 600)
     assert len(lines) > 5
     assert all(font.getlength(line) <= 600 for line in lines)
-    assert not any(line[0] in "，。、：！？」" for line in lines)
-    assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_no_line_starts_with_a_closing_mark_or_ends_with_an_opening_one() -> None:
+    """At every width where a line would end just before a ，or 。, or just after a 「
+    (lines of five characters or more: a narrower one breaks where it must)."""
+    font = animatic._font(43)
+    text = "狐狸和他说：「我们走吧。」狐狸点点头，跟着他走进了森林，再也没有回来。"
+    ends = [i for i, c in enumerate(text) if c in "，。：」"]
+    ends += [i + 1 for i, c in enumerate(text) if c == "「"]
+    assert min(ends) >= 5
+    for end in ends:
+        width = font.getlength(text[:end]) + 1
+        lines = wrap(text, font, width)
+        assert "".join(lines) == text
+        assert [line for line in lines if line[0] in "，。：」"] == [], end
+        assert [line for line in lines if line[-1] == "「"] == [], end
 
 
 def test_a_scene_too_long_for_the_picture_is_cut_with_an_ellipsis() -> None:
