@@ -42,6 +42,7 @@ from av.video.frame import VideoFrame
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.config import GuildSettings
 from bot.images import DEFAULT_MAX_PIXELS, Fit, FitMode, PadFill, fitted_pixels
 from bot.storyboard import ValidStoryboard
 from bot.video_fit import Stopped
@@ -89,6 +90,12 @@ class AnimaticOptions(BaseModel):
 
 
 DEFAULT_OPTIONS = AnimaticOptions()
+
+
+def options_for(settings: GuildSettings) -> AnimaticOptions:
+    """The guild's way of fitting a reference image (`[images] fit`, `pad_fill`): the
+    animatic shows the picture as the provider would get it."""
+    return AnimaticOptions(fit=settings.image_fit, pad_fill=settings.image_pad_fill)
 
 
 class Animatic(BaseModel):

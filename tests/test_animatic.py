@@ -26,10 +26,12 @@ from bot.animatic import (
     drawable,
     fit_text,
     has_glyph,
+    options_for,
     render_animatic,
     shot_picture,
     wrap,
 )
+from bot.config import parse_config
 from bot.errors import StoryboardError
 from bot.profiles import Orientation
 from bot.storyboard import Shot, StoryboardSettings, ValidStoryboard
@@ -186,6 +188,15 @@ def test_the_reference_image_is_fitted_as_the_guild_says(tmp_path: Path) -> None
     assert colour_name(padded.getpixel(middle)) == "green"
 
 
+def test_the_options_follow_the_guilds_image_settings(tmp_path: Path) -> None:
+    data: dict[str, object] = {
+        "provider": {"base_url": "https://relay.example/v1"},
+        "images": {"fit": "pad", "pad_fill": "black"},
+    }
+    settings = parse_config(data, tmp_path / "config.toml", env={}).settings_for(None)
+    assert options_for(settings) == AnimaticOptions(fit="pad", pad_fill="black")
+
+
 def test_a_reference_that_is_not_an_image_is_refused_as_for_the_provider(
     tmp_path: Path,
 ) -> None:
@@ -197,6 +208,7 @@ def test_a_reference_that_is_not_an_image_is_refused_as_for_the_provider(
 def test_every_character_the_font_promises_has_a_glyph() -> None:
     """The 8,836 hanzi of GB2312 and Big5's first level, and the sample texts: none is
     drawn as the font's empty box (.notdef)."""
+    assert len(hanzi()) == 8836
     missing = [c for c in hanzi() + ZH_CN + ZH_TW + ENGLISH + "0123456789·–…" if not has_glyph(c)]
     assert missing == []
 
