@@ -11,9 +11,11 @@ H.264 (yuv420p, BT.709), `faststart` (the index first, so Discord's player start
 
 Cheap by construction: each shot is drawn once (Pillow) and converted to YUV once; every
 output frame is a copy of those planes with the strip's filled part painted in (a few
-rows of bytes), at `FPS` frames a second, enough for the strip to move smoothly. x264
-spends almost nothing on frames that only differ by that strip. A 15 s, 3-shot, 720p
-animatic takes about 0.2 s of one core and about 200 KB (bench/animatic.py).
+rows of bytes), at `FPS` frames a second, enough for the strip to move smoothly; a frame
+that differs from the one before only by that strip costs x264 a few bytes. A 15 s,
+3-shot, 720p animatic takes about 0.65 s of one core, most of it x264's analysis of
+each frame, and 75 KB on the plain background, about 300 KB over a detailed picture
+(bench/animatic.py).
 
 The font is a subset of Noto Sans CJK SC (SIL Open Font License 1.1) shipped in
 `bot/fonts/` with its licence, so Chinese draws on a machine set up by `pip install`
@@ -55,8 +57,8 @@ RENDERER = "1"
 FPS = 12
 # x264: a frame that differs from the one before only by the strip is nearly free to
 # store, but x264 still analyses every block of it. "superfast" without B-frames or
-# lookahead (which a still picture does not need) spends about 2.5 ms of a core on such
-# a 720p frame, a third of "veryfast"'s, for a file about 20 % larger; CRF 23 keeps text
+# lookahead (which a still picture does not need) takes 70 % of "veryfast"'s time for a
+# file about 25 % larger ("ultrafast": half the time, twice the size); CRF 23 keeps text
 # edges clean on a photo. bench/animatic.py measures it.
 PRESET = "superfast"
 X264_PARAMS = "bframes=0:rc-lookahead=0:mbtree=0"
