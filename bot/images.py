@@ -121,6 +121,33 @@ def check_image(
             size_mb=round(len(data) / 1048576, 1),
             max_mb=round(max_bytes / 1048576, 1),
         )
+    pixels, alpha, kind = _decode(data, max_pixels, fit)
+    as_png = alpha or kind == "PNG"
+    out = io.BytesIO()
+    # Pixels only. Encoders also read `info` (a JPEG's comment, a PNG's colour
+    # profile) and every Pillow operation copies it along: empty it.
+    pixels.info = {}
+    if as_png:
+        pixels.save(out, format="PNG")
+    else:
+        pixels.save(out, format="JPEG", quality=JPEG_QUALITY)
+    ext, content_type = ("png", "image/png") if as_png else ("jpg", "image/jpeg")
+    return ReferenceImage(
+        filename=f"{_safe_stem(filename)}.{ext}", content_type=content_type, data=out.getvalue()
+    )
+
+
+def fitted_pixels(data: bytes, fit: Fit, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The pixels `check_image` would send for `fit` (upright, sRGB, exactly the fit's
+    size), as an RGB or RGBA picture to draw on: what an animatic shows behind its text.
+    Raises `StoryboardError` (`image.*`) as `check_image` does."""
+    pixels, alpha, _ = _decode(data, max_pixels, fit)
+    return pixels.convert("RGBA" if alpha else "RGB")
+
+
+def _decode(data: bytes, max_pixels: int, fit: Fit | None) -> tuple[Image.Image, bool, str]:
+    """`data`'s upright, fitted, sRGB pixels, whether they have transparency, and the
+    file's format; `StoryboardError` (`image.*`) for anything else."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -137,15 +164,9 @@ def check_image(
                         max_mp=f"{round(max_pixels / 1e6, 1):g}",
                     )
                 pixels, alpha = _prepare(img, fit)
-                as_png = alpha or kind == "PNG"
-                out = io.BytesIO()
-                # Pixels only. Encoders also read `info` (a JPEG's comment, a PNG's colour
-                # profile) and every Pillow operation copies it along: empty it.
-                pixels.info = {}
-                if as_png:
-                    pixels.save(out, format="PNG")
-                else:
-                    pixels.save(out, format="JPEG", quality=JPEG_QUALITY)
+                # Decoded now: the result no longer reads the file once it is closed.
+                pixels.load()
+                return pixels, alpha, kind
     except StoryboardError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -154,10 +175,6 @@ def check_image(
         ) from None
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, EOFError):
         raise StoryboardError("image.not_an_image") from None
-    ext, content_type = ("png", "image/png") if as_png else ("jpg", "image/jpeg")
-    return ReferenceImage(
-        filename=f"{_safe_stem(filename)}.{ext}", content_type=content_type, data=out.getvalue()
-    )
 
 
 def prepare_for_send(

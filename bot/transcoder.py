@@ -1,4 +1,5 @@
-"""Transcodes off the event loop, a bounded number at once (`[media] transcode_slots`).
+"""Transcodes and animatics off the event loop, a bounded number at once
+(`[media] transcode_slots`).
 
 A transcode takes about a core for about the video's length: run on the event loop it would
 stall tracking and every acknowledgement for that long, so it runs in a thread. The slots
@@ -7,6 +8,10 @@ waiting delivery holds one of the tracker's workers.
 
 A thread cannot be cancelled: a cancelled caller returns at once, the transcode is told to
 stop between two frames, and its slot is free only when the thread has really ended.
+
+Animatics (`bot.animatic`) share the slots: they take a fraction of a second of one core,
+so a separate pool would only let renders and transcodes together overrun the cores the
+slots were sized for.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.animatic import DEFAULT_OPTIONS, Animatic, AnimaticOptions, render_animatic
+from bot.storyboard import ValidStoryboard
 from bot.video_fit import FitResult, first_frame_jpeg, fit_video, still_frame
 
 log = logging.getLogger(__name__)
@@ -86,6 +93,26 @@ class Transcoder:
         `wait=False`, `TranscoderBusy` at once when no slot is free now (a still is not
         worth queueing behind a transcode that takes about a video's length)."""
         return await self._run(lambda: first_frame_jpeg(src, max_bytes, long_side), wait=wait)
+
+    async def animatic(
+        self,
+        board: ValidStoryboard,
+        dst: Path,
+        *,
+        reference: bytes | None = None,
+        options: AnimaticOptions = DEFAULT_OPTIONS,
+        wait: bool = True,
+    ) -> Animatic:
+        """`board`'s animatic written to `dst` (`bot.animatic.render_animatic`), in a
+        thread and a slot. With `wait=False`, `TranscoderBusy` at once when no slot is free
+        now (a member pressing Preview is better told to try again than kept waiting
+        behind a transcode)."""
+        return await self._run(
+            lambda: render_animatic(
+                board, dst, reference=reference, options=options, stop=self._stop
+            ),
+            wait=wait,
+        )
 
     async def close(self, grace: float = 1.0) -> None:
         """Ask running transcodes to stop and wait up to `grace` seconds for them."""
