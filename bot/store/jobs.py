@@ -520,12 +520,20 @@ class Store:
         )
 
     async def mark_delivered(
-        self, job_id: int, *, message_id: int | None = None, error: str | None = None
+        self,
+        job_id: int,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+        state: JobState | None = None,
     ) -> Job:
         """The member was told (or, with `error`, can't be: why, for the logs and admins).
 
         Only by the claim's owner, or with no claim (a job cancelled by its member): a
         process whose lease ran out while it posted must not record over the new owner.
+        With `state`, the state whose outcome was posted, only while the job is still in
+        it: another process may have found the video of an expired job meanwhile (its
+        poll clears the claim), and the expiry notice must not close that new outcome.
         The message id of an earlier outcome (an expiry notice) is kept when this one's is
         unknown: a later check for our own post starts after it."""
         now = time.time()
@@ -535,13 +543,16 @@ class Store:
             " delivery_lease_until = NULL, updated_at = ?,"
             " delivery_message_id = COALESCE(?, delivery_message_id)"
             " WHERE id = ? AND delivered_at IS NULL"
-            " AND (delivery_owner IS NULL OR delivery_owner = ?) RETURNING *",
+            " AND (delivery_owner IS NULL OR delivery_owner = ?)"
+            " AND (CAST(? AS TEXT) IS NULL OR state = ?) RETURNING *",
             now,
             error,
             now,
             message_id,
             job_id,
             self.owner,
+            state,
+            state,
         )
         return _job_from_row(row) if row is not None else await self.job(job_id)
 

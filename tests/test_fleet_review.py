@@ -1,0 +1,118 @@
+"""Sequences a review of issue 16 found that broke exactly-once across processes, kept as
+regressions (docstrings describe the defect as it was).
+
+A second process is a second `Store` on the bot's database (its own owner for delivery
+claims) with a `Tracker` of its own, as during a rolling deploy's overlap, when an old
+and a new process both watch a job. Both post through the fake Discord as the same bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.store import Job, Store
+from bot.tracker import Delivery, Tracker
+from tests.harness import World
+from tests.test_money_e2e import delivered, posts_in, state_is, texts_in
+
+
+@asynccontextmanager
+async def second_process(world: World) -> AsyncIterator[Tracker]:
+    """Another process's tracker over the world's database, posting as the same bot."""
+    section = world.storage
+    if "path" in section:
+        store = await Store.open(Path(section["path"]))
+    else:
+        from bot.store.postgres import PostgresDatabase
+
+        store = Store(await PostgresDatabase.open(section["url"]))
+    tracker = Tracker(store, world.bot.video_api, world.bot.current_config)
+    tracker.events = world.bot.tracker.events
+    try:
+        yield tracker
+    finally:
+        await store.close()
+
+
+Deliver = Callable[..., Awaitable[Delivery]]
+
+
+class Gate:
+    """Holds the bot's deliveries of one job state until released: a slow upload."""
+
+    def __init__(self, world: World, monkeypatch: pytest.MonkeyPatch, state: str) -> None:
+        events: Any = world.bot.tracker.events
+        self._deliver: Deliver = events.deliver
+        self.state = state
+        self.entered = asyncio.Event()
+        self.left = asyncio.Event()
+        self._open = asyncio.Event()
+        monkeypatch.setattr(events, "deliver", self.deliver)
+
+    async def deliver(self, job: Job, *, maybe_posted: bool) -> Delivery:
+        if job.state != self.state or self._open.is_set():
+            return await self._deliver(job, maybe_posted=maybe_posted)
+        self.entered.set()
+        await self._open.wait()
+        try:
+            return await self._deliver(job, maybe_posted=maybe_posted)
+        finally:
+            self.left.set()
+
+    def release(self) -> None:
+        self._open.set()
+
+
+def videos_in(world: World, thread_id: int | None) -> list[Any]:
+    return [c for c in posts_in(world, thread_id) if c.files and c.status == 200]
+
+
+# -- A late video is closed by the other process's expiry notice ------------------------
+
+
+async def test_an_expiry_notice_recorded_after_another_process_found_the_video_does_not_close_it(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Process A expires a job and posts the expiry notice under its claim. Process B's
+    poll, sent before the expiry, answers "completed": `record_poll` moves the job to
+    `completed` and clears the claim. A then records its notice with `mark_delivered`,
+    whose compare-and-set only asks "no claim, or mine": it matches, and the completed
+    job is marked delivered with the expiry notice's message. B's claim then finds the
+    job delivered: the paid video is never posted."""
+    caplog.set_level(logging.INFO, logger="bot.tracker")
+    await world.restart(world.config_with(tracking={"max_job_minutes": 0.01}))
+    gate = Gate(world, monkeypatch, "expired")
+    job = await world.submitted_job("A slow sunrise.")
+    assert job.task_id is not None
+    async with second_process(world) as b:
+        # A expires the job and starts posting the expiry notice.
+        await asyncio.wait_for(gate.entered.wait(), 10)
+        assert await state_is(world, job.id, "expired")
+        # The provider finishes the video; B's poll, sent while the job still ran
+        # (its step read it as active), answers with it.
+        world.provider.advance(3600)
+        video, _ = await b.client_for(job).poll(job.task_id)
+        assert video.status == "completed"
+        assert (await b._store.record_poll(job.id, video)).state == "completed"
+        # A's notice goes out and A records it.
+        gate.release()
+        await asyncio.wait_for(gate.left.wait(), 10)
+        recorded = f"job={job.id} task_id={job.task_id} delivered"
+        await world.wait_until(lambda: recorded in caplog.text)
+        # B goes on to deliver what it found.
+        await b.step(job.id)
+        await world.wait_until(lambda: len(videos_in(world, job.thread_id)) == 1)
+    await world.wait_until(lambda: delivered(world, job.id))
+    done = await world.job(job.id)
+    assert done.state == "completed"
+    [notice] = [t for t in texts_in(world, job.thread_id)[1:] if "keep looking" in t]
+    assert notice
+    assert len(videos_in(world, job.thread_id)) == 1
+    assert len(world.provider.requests_to("create")) == 1
