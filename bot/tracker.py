@@ -465,7 +465,14 @@ class Tracker:
         async def renew() -> None:
             while True:
                 await asyncio.sleep(lease / 3)
-                if not await self._store.renew_delivery(job_id, lease):
+                try:
+                    held = await self._store.renew_delivery(job_id, lease)
+                except Exception as exc:
+                    # A database blip: the claim still holds for the rest of its lease, so
+                    # try again at the next turn rather than let it run out mid-upload.
+                    log.warning("job=%s: could not renew the delivery claim: %r", job_id, exc)
+                    continue
+                if not held:
                     log.warning("job=%s: delivery claim lost while delivering", job_id)
                     return
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -116,3 +118,53 @@ async def test_an_expiry_notice_recorded_after_another_process_found_the_video_d
     assert notice
     assert len(videos_in(world, job.thread_id)) == 1
     assert len(world.provider.requests_to("create")) == 1
+
+
+# -- A database blip during a long upload ends the claim's renewal ------------------------
+
+
+async def test_a_failed_lease_renewal_does_not_let_another_process_deliver_too(
+    world: World, monkeypatch: pytest.MonkeyPatch, store_backend: str
+) -> None:
+    """`_holding_claim` renews the claim every third of the lease; one renewal that raises
+    (the database restarting, SQLite's 'database is locked') ends the renewing task for
+    good, silently. The upload goes on, the lease runs out, and a second process claims
+    the job and posts the video as well (Discord's nonce stops that only for a few
+    minutes; an upload that long is why the claim is renewed)."""
+    lease = 3.0
+    await world.restart(world.config_with(tracking={"delivery_lease_seconds": lease}))
+    gate = Gate(world, monkeypatch, "completed")
+    store: Any = world.bot.store
+    renew = store.renew_delivery
+    renewed: list[bool] = []
+
+    async def blip_once(job_id: int, lease_seconds: float) -> bool:
+        if not renewed:
+            renewed.append(False)
+            if store_backend == "sqlite":
+                raise sqlite3.OperationalError("database is locked")
+            raise ConnectionResetError("connection reset by peer")
+        held = await renew(job_id, lease_seconds)
+        renewed.append(held)
+        return held
+
+    monkeypatch.setattr(store, "renew_delivery", blip_once)
+    job = await world.submitted_job("A long upload.")
+    world.provider.advance(3600)
+    await asyncio.wait_for(gate.entered.wait(), 10)
+
+    async def lapsed_or_renewed_twice() -> bool:
+        lease_until = (await world.job(job.id)).delivery_lease_until or 0.0
+        return lease_until < time.time() or renewed.count(True) >= 2
+
+    await world.wait_until(lapsed_or_renewed_twice, within=4 * lease)
+    async with second_process(world) as b:
+        # A is still uploading: the other process must not take the job over.
+        assert await b._store.claim_delivery(job.id, lease) is None
+        # (As it would at once: Discord's nonce memory is long past for a long upload.)
+        world.fd.advance_clock(600)
+        await b.step(job.id)
+        gate.release()
+        await asyncio.wait_for(gate.left.wait(), 10)
+        await world.wait_until(lambda: delivered(world, job.id))
+    assert len(videos_in(world, job.thread_id)) == 1
