@@ -168,3 +168,32 @@ async def test_a_failed_lease_renewal_does_not_let_another_process_deliver_too(
         await asyncio.wait_for(gate.left.wait(), 10)
         await world.wait_until(lambda: delivered(world, job.id))
     assert len(videos_in(world, job.thread_id)) == 1
+
+
+# -- A fleet over an SQLite file ----------------------------------------------------------
+
+
+def test_a_process_running_part_of_the_shards_over_an_sqlite_file_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    """`shard_ids` naming only some shards says other processes run the rest; over an
+    SQLite file, though, `Store.key_pacing()` is None and `exclusive` a lock in the
+    process: each process keeps a shared key's `max_requests_per_second` (and Discord's
+    IDENTIFY turns) for itself alone, so two processes send twice the ceiling. The bot
+    started without a word."""
+    from tests.test_first_hour_cli import GOOD, cli, write
+
+    path = write(tmp_path, GOOD + "[discord]\nshard_count = 2\nshard_ids = [1]\n")
+    result = cli(
+        "check-config", str(path), env={"STORYBOARD_SHARD_COUNT": "", "STORYBOARD_SHARD_IDS": ""}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: {path}: discord.shard_ids: this process runs shard 1 of 2, so others run"
+        " the rest, but over an SQLite file each process keeps a key's"
+        " max_requests_per_second and Discord's connect turns to itself: use [storage] url"
+        " (PostgreSQL) for several processes",
+    ]
+    # Every shard in this one process: nothing to share, nothing said.
+    whole = write(tmp_path, GOOD + "[discord]\nshard_count = 2\n", "whole.toml")
+    assert cli("check-config", str(whole)).stderr == ""
