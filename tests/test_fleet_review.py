@@ -197,3 +197,24 @@ def test_a_process_running_part_of_the_shards_over_an_sqlite_file_is_warned_abou
     # Every shard in this one process: nothing to share, nothing said.
     whole = write(tmp_path, GOOD + "[discord]\nshard_count = 2\n", "whole.toml")
     assert cli("check-config", str(whole)).stderr == ""
+
+
+# -- The placeholder converter -------------------------------------------------------------
+
+
+async def test_a_question_mark_in_a_comment_or_a_quoted_name_is_not_a_placeholder(
+    tmp_path: Path, store_backend: str
+) -> None:
+    """SQLite reads `?` only outside strings, quoted names and comments; `numbered` skipped
+    only strings, so on PostgreSQL a `?` in a comment or a quoted name took a number: the
+    same query ran on SQLite and failed on PostgreSQL (its real placeholder was `$2`)."""
+    from tests.backends import open_store
+
+    store = await open_store(store_backend, tmp_path)
+    try:
+        value = await store.db.fetchval(
+            'SELECT ? AS "why?" -- or not?\n WHERE ? = 1 /* and? */', "answer", 1
+        )
+    finally:
+        await store.close()
+    assert value == "answer"
