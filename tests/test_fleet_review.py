@@ -218,3 +218,34 @@ async def test_a_question_mark_in_a_comment_or_a_quoted_name_is_not_a_placeholde
     finally:
         await store.close()
     assert value == "answer"
+
+
+# -- Only an outcome is claimed for delivery ----------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["pending", "active", "cancelled", "submit_failed"])
+async def test_a_job_with_no_outcome_to_tell_cannot_be_claimed_for_delivery(
+    tmp_path: Path, store_backend: str, state: str
+) -> None:
+    """The tracker hands `_finish` the job a compare-and-set returned, and a set that did
+    not match returns the job as another process left it: `set_resolution` on a lost
+    create that the other process's create answer has just made `active` (a rolling
+    deploy on a relay that can't list jobs), or `mark_expired` on a job its member has
+    just cancelled. `claim_delivery` took any state, so the tracker posted a running or
+    cancelled job's "outcome": the failure notice, worded for a job that failed."""
+    from tests.backends import open_store, store_sql
+    from tests.test_store import new_job
+
+    store = await open_store(store_backend, tmp_path)
+    try:
+        job = await store.create_job(new_job())
+        await store_sql(store, "UPDATE jobs SET state = ? WHERE id = ?", state, job.id)
+        assert await store.claim_delivery(job.id, 60) is None
+        # Still looking for a lost create: nothing to tell yet either; found out, there is.
+        await store_sql(store, "UPDATE jobs SET state = 'uncertain' WHERE id = ?", job.id)
+        assert await store.claim_delivery(job.id, 60) is None
+        await store.set_resolution(job.id, "unlistable")
+        claimed = await store.claim_delivery(job.id, 60)
+        assert claimed is not None and claimed.delivery_owner == store.owner
+    finally:
+        await store.close()

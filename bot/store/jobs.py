@@ -489,13 +489,17 @@ class Store:
         The claim's first time is kept across attempts: a later attempt, after a crash
         between posting and `mark_delivered`, knows to look for its own post first. The
         claim lasts `lease_seconds` unless renewed (`renew_delivery`): a process that dies
-        holds it no longer."""
+        holds it no longer. Only a job with an outcome to tell is claimed: a caller may
+        hold a job another process has meanwhile moved back to running (or its member
+        cancelled), and that has nothing to post."""
         now = time.time()
         row = await self.db.fetchrow(
             "UPDATE jobs SET delivery_claimed_at = COALESCE(delivery_claimed_at, ?),"
             " delivery_owner = ?, delivery_lease_until = ?, updated_at = ?"
             " WHERE id = ? AND delivered_at IS NULL AND (delivery_owner IS NULL"
-            " OR delivery_owner = ? OR delivery_lease_until < ?) RETURNING *",
+            " OR delivery_owner = ? OR delivery_lease_until < ?)"
+            " AND (state IN ('completed', 'failed', 'expired')"
+            " OR (state = 'uncertain' AND resolution IS NOT NULL)) RETURNING *",
             now,
             self.owner,
             now + lease_seconds,
