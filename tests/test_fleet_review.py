@@ -249,3 +249,55 @@ async def test_a_job_with_no_outcome_to_tell_cannot_be_claimed_for_delivery(
         assert claimed is not None and claimed.delivery_owner == store.owner
     finally:
         await store.close()
+
+
+# -- A double submit under a quota ----------------------------------------------------------
+
+
+async def test_a_double_submit_under_a_cooldown_is_already_submitted_not_a_refusal(
+    tmp_path: Path, store_backend: str
+) -> None:
+    """`create_job` looked the request key up before taking the guild's quota lock. Two
+    submits of one form (a double click, or two processes) both found no job under the
+    key, then queued on the lock; on PostgreSQL (READ COMMITTED) the second, once the
+    first had committed, counted the first job and was refused for the cooldown, with a
+    Fix that opens a new form: after the cooldown, a second video paid for one form.
+    (SQLite's `BEGIN IMMEDIATE` holds the file from the look-up on, so it never was.)
+
+    The guild's lock is held here until both submits wait for it: the moment a double
+    click gives them when the first is a few statements ahead."""
+    from bot.access import QuotaRule
+    from bot.store import DuplicateRequest
+    from tests.backends import open_store
+    from tests.test_store import new_job
+
+    store = await open_store(store_backend, tmp_path)
+    rule = QuotaRule(cooldown_seconds=600)
+    new = new_job("quick:double")
+    try:
+        async with store.db.transaction() as tx:
+            await tx.lock(f"quota:{new.guild_id}")
+            submits = [asyncio.ensure_future(store.create_job(new, quota=rule)) for _ in range(2)]
+            if store_backend == "postgres":
+                # Both past the look-up, waiting for the lock.
+                async def waiting() -> int:
+                    return int(
+                        await store.db.fetchval(
+                            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+                            " AND NOT granted"
+                        )
+                    )
+
+                for _ in range(1000):
+                    if await waiting() >= 2:
+                        break
+                    await asyncio.sleep(0.01)
+                else:
+                    pytest.fail("the two submits never waited for the lock")
+        results = await asyncio.gather(*submits, return_exceptions=True)
+        made = [r for r in results if isinstance(r, Job)]
+        assert len(made) == 1, results
+        assert [type(r) for r in results if not isinstance(r, Job)] == [DuplicateRequest]
+        assert len(await store.jobs()) == 1
+    finally:
+        await store.close()

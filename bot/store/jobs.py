@@ -123,8 +123,13 @@ class Store:
         slip under a limit.
         """
         now = time.time()
+        limited = quota is not None and quota.limits_anything
         try:
             async with self.db.transaction() as tx:
+                if limited:
+                    # Before the key's look-up: a second submit of the same form waiting
+                    # here must then see the first's job, not count it against a quota.
+                    await tx.lock(f"quota:{new.guild_id or f'dm:{new.user_id}'}")
                 # A known key first: a second submit of a form that already made its job is
                 # "already submitted", never a quota refusal (whose Fix would pay again).
                 known = await tx.fetchval(
@@ -132,8 +137,7 @@ class Store:
                 )
                 if known is not None:
                     raise DuplicateRequest(int(known))
-                if quota is not None and quota.limits_anything:
-                    await tx.lock(f"quota:{new.guild_id or f'dm:{new.user_id}'}")
+                if quota is not None and limited:
                     usage = await _usage(tx, new.guild_id, new.user_id, quota.day_start(now))
                     seconds = 0 if new.character else new.storyboard.settings.seconds
                     check_quota(quota, usage, seconds=seconds, now=now)
