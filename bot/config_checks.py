@@ -74,6 +74,16 @@ def config_warnings(config: Config) -> list[str]:
                 f"{path}: {field}: {shown_url(g.base_url)} is plain http: guild {gid}'s key would travel"
                 " in clear; use https://"
             )
+    shards = config.shards
+    if config.storage_url is None and shards is not None and len(shards.ids) < shards.count:
+        # SQLite's pacer and `exclusive` live in the process (docs/scaling.md): only
+        # PostgreSQL shares a key's ceiling and the IDENTIFY turns across processes.
+        out.append(
+            f"{path}: discord.shard_ids: this process runs {shards.describe()}, so others run"
+            " the rest, but over an SQLite file each process keeps a key's"
+            " max_requests_per_second and Discord's connect turns to itself: use [storage] url"
+            " (PostgreSQL) for several processes"
+        )
     return out
 
 

@@ -445,7 +445,7 @@ class Tracker:
             await self._delivery_failed(job)
             return
         job = await self._store.mark_delivered(
-            job.id, message_id=result.message_id, error=result.error
+            job.id, message_id=result.message_id, error=result.error, state=job.state
         )
         log.info(
             "job=%s task_id=%s delivered (%s)%s",
@@ -465,7 +465,14 @@ class Tracker:
         async def renew() -> None:
             while True:
                 await asyncio.sleep(lease / 3)
-                if not await self._store.renew_delivery(job_id, lease):
+                try:
+                    held = await self._store.renew_delivery(job_id, lease)
+                except Exception as exc:
+                    # A database blip: the claim still holds for the rest of its lease, so
+                    # try again at the next turn rather than let it run out mid-upload.
+                    log.warning("job=%s: could not renew the delivery claim: %r", job_id, exc)
+                    continue
+                if not held:
                     log.warning("job=%s: delivery claim lost while delivering", job_id)
                     return
 
@@ -479,6 +486,7 @@ class Tracker:
     async def _delivery_failed(self, job: Job) -> None:
         """A passing failure: back off (capped); past `delivery_give_up_hours`, a last notice."""
         assert self.events is not None
+        posted = job.state  # the outcome that could not be posted
         job = await self._store.note_delivery_failure(job.id)
         tracking = self.tracking
         failing_for = self._clock() - (job.delivery_failing_since or self._clock())
@@ -491,7 +499,9 @@ class Tracker:
                 job.delivery_failures,
             )
             await self.events.give_up_delivery(job)
-            await self._store.mark_delivered(job.id, error="gave up after repeated failures")
+            await self._store.mark_delivered(
+                job.id, error="gave up after repeated failures", state=posted
+            )
             return
         delay = min(
             tracking.delivery_retry_max_minutes * 60,

@@ -190,7 +190,7 @@ async def cancel_job(
     if job.state != "cancelled":  # it moved on at the provider meanwhile
         await reply(interaction, t("jobs.cancel_too_late", locale, job=job.id), locale=locale)
         return
-    await bot.store.mark_delivered(job.id)
+    await bot.store.mark_delivered(job.id, state="cancelled")
     await reply(interaction, t("jobs.cancelled", locale, job=job.id), locale=locale)
     if bot.tracker.events is not None:
         await bot.tracker.events.show_progress(job)

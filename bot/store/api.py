@@ -13,7 +13,7 @@ from bot.access import QuotaRule, Usage
 from bot.drafts import Draft, DraftState
 from bot.shards import Shards
 from bot.store.echoes import FormEcho
-from bot.store.models import Job, NewJob, Resolution
+from bot.store.models import Job, JobState, NewJob, Resolution
 from bot.storyboard import StoryboardSettings
 from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -205,8 +205,15 @@ class StoreApi(Protocol):
         """Extend this process's claim while its delivery runs; False if it has lost it."""
 
     async def mark_delivered(
-        self, job_id: int, *, message_id: int | None = None, error: str | None = None
-    ) -> Job: ...
+        self,
+        job_id: int,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+        state: JobState | None = None,
+    ) -> Job:
+        """The member was told; with `state`, only while the job is still in that state
+        (the one whose outcome was posted)."""
 
     async def note_delivery_failure(self, job_id: int) -> Job: ...
 

@@ -74,8 +74,9 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-# `?` outside quotes: the store's placeholders.
-_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?")
+# `?` outside strings, quoted names and comments (where SQLite doesn't read it either):
+# the store's placeholders. The rest is matched only to be skipped.
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?", re.DOTALL)
 
 
 @lru_cache(maxsize=512)

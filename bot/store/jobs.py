@@ -123,8 +123,13 @@ class Store:
         slip under a limit.
         """
         now = time.time()
+        limited = quota is not None and quota.limits_anything
         try:
             async with self.db.transaction() as tx:
+                if limited:
+                    # Before the key's look-up: a second submit of the same form waiting
+                    # here must then see the first's job, not count it against a quota.
+                    await tx.lock(f"quota:{new.guild_id or f'dm:{new.user_id}'}")
                 # A known key first: a second submit of a form that already made its job is
                 # "already submitted", never a quota refusal (whose Fix would pay again).
                 known = await tx.fetchval(
@@ -132,8 +137,7 @@ class Store:
                 )
                 if known is not None:
                     raise DuplicateRequest(int(known))
-                if quota is not None and quota.limits_anything:
-                    await tx.lock(f"quota:{new.guild_id or f'dm:{new.user_id}'}")
+                if quota is not None and limited:
                     usage = await _usage(tx, new.guild_id, new.user_id, quota.day_start(now))
                     seconds = 0 if new.character else new.storyboard.settings.seconds
                     check_quota(quota, usage, seconds=seconds, now=now)
@@ -489,13 +493,17 @@ class Store:
         The claim's first time is kept across attempts: a later attempt, after a crash
         between posting and `mark_delivered`, knows to look for its own post first. The
         claim lasts `lease_seconds` unless renewed (`renew_delivery`): a process that dies
-        holds it no longer."""
+        holds it no longer. Only a job with an outcome to tell is claimed: a caller may
+        hold a job another process has meanwhile moved back to running (or its member
+        cancelled), and that has nothing to post."""
         now = time.time()
         row = await self.db.fetchrow(
             "UPDATE jobs SET delivery_claimed_at = COALESCE(delivery_claimed_at, ?),"
             " delivery_owner = ?, delivery_lease_until = ?, updated_at = ?"
             " WHERE id = ? AND delivered_at IS NULL AND (delivery_owner IS NULL"
-            " OR delivery_owner = ? OR delivery_lease_until < ?) RETURNING *",
+            " OR delivery_owner = ? OR delivery_lease_until < ?)"
+            " AND (state IN ('completed', 'failed', 'expired')"
+            " OR (state = 'uncertain' AND resolution IS NOT NULL)) RETURNING *",
             now,
             self.owner,
             now + lease_seconds,
@@ -520,12 +528,20 @@ class Store:
         )
 
     async def mark_delivered(
-        self, job_id: int, *, message_id: int | None = None, error: str | None = None
+        self,
+        job_id: int,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+        state: JobState | None = None,
     ) -> Job:
         """The member was told (or, with `error`, can't be: why, for the logs and admins).
 
         Only by the claim's owner, or with no claim (a job cancelled by its member): a
         process whose lease ran out while it posted must not record over the new owner.
+        With `state`, the state whose outcome was posted, only while the job is still in
+        it: another process may have found the video of an expired job meanwhile (its
+        poll clears the claim), and the expiry notice must not close that new outcome.
         The message id of an earlier outcome (an expiry notice) is kept when this one's is
         unknown: a later check for our own post starts after it."""
         now = time.time()
@@ -535,13 +551,16 @@ class Store:
             " delivery_lease_until = NULL, updated_at = ?,"
             " delivery_message_id = COALESCE(?, delivery_message_id)"
             " WHERE id = ? AND delivered_at IS NULL"
-            " AND (delivery_owner IS NULL OR delivery_owner = ?) RETURNING *",
+            " AND (delivery_owner IS NULL OR delivery_owner = ?)"
+            " AND (CAST(? AS TEXT) IS NULL OR state = ?) RETURNING *",
             now,
             error,
             now,
             message_id,
             job_id,
             self.owner,
+            state,
+            state,
         )
         return _job_from_row(row) if row is not None else await self.job(job_id)
 
