@@ -251,6 +251,30 @@ async def test_a_job_with_no_outcome_to_tell_cannot_be_claimed_for_delivery(
         await store.close()
 
 
+async def test_a_lease_holds_on_the_databases_clock_whatever_a_hosts_clock_says(
+    tmp_path: Path, store_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Process A's host clock is an hour slow. Had A's lease been written on its own clock,
+    it would have run out an hour before it was taken, and B would deliver too."""
+    from bot.store.jobs import Store as StoreClass
+    from tests.backends import open_store, store_sql
+    from tests.test_store import new_job
+
+    a = await open_store(store_backend, tmp_path)
+    b = StoreClass(a.db)  # another process's run: an owner of its own, the same database
+    try:
+        job = await a.create_job(new_job())
+        await store_sql(a, "UPDATE jobs SET state = 'completed' WHERE id = ?", job.id)
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() - 3600)
+        assert await a.claim_delivery(job.id, 60) is not None
+        monkeypatch.setattr(time, "time", real)
+        assert await b.claim_delivery(job.id, 60) is None
+        assert await a.renew_delivery(job.id, 60)
+    finally:
+        await a.close()
+
+
 # -- A double submit under a quota ----------------------------------------------------------
 
 

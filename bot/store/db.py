@@ -58,6 +58,9 @@ class Transaction(Queries, Protocol):
 
 class Database(Queries, Protocol):
     dialect: Dialect
+    # SQL for the database's own clock, in epoch seconds: what leases are compared on, so
+    # processes on hosts whose clocks differ still agree on when a lease ran out.
+    clock_sql: str
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """Every query through the transaction commits together, or none does."""

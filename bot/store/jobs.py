@@ -497,20 +497,21 @@ class Store:
         hold a job another process has meanwhile moved back to running (or its member
         cancelled), and that has nothing to post."""
         now = time.time()
+        # The lease on the database's clock: hosts whose clocks differ agree on it.
+        clock = self.db.clock_sql
         row = await self.db.fetchrow(
             "UPDATE jobs SET delivery_claimed_at = COALESCE(delivery_claimed_at, ?),"
-            " delivery_owner = ?, delivery_lease_until = ?, updated_at = ?"
+            f" delivery_owner = ?, delivery_lease_until = {clock} + ?, updated_at = ?"
             " WHERE id = ? AND delivered_at IS NULL AND (delivery_owner IS NULL"
-            " OR delivery_owner = ? OR delivery_lease_until < ?)"
+            f" OR delivery_owner = ? OR delivery_lease_until < {clock})"
             " AND (state IN ('completed', 'failed', 'expired')"
             " OR (state = 'uncertain' AND resolution IS NOT NULL)) RETURNING *",
             now,
             self.owner,
-            now + lease_seconds,
+            lease_seconds,
             now,
             job_id,
             self.owner,
-            now,
         )
         return _job_from_row(row) if row is not None else None
 
@@ -518,9 +519,9 @@ class Store:
         """Extend this process's claim while its delivery runs; False if it has lost it."""
         return (
             await self.db.execute(
-                "UPDATE jobs SET delivery_lease_until = ? WHERE id = ? AND delivery_owner = ?"
-                " AND delivered_at IS NULL",
-                time.time() + lease_seconds,
+                f"UPDATE jobs SET delivery_lease_until = {self.db.clock_sql} + ?"
+                " WHERE id = ? AND delivery_owner = ? AND delivered_at IS NULL",
+                lease_seconds,
                 job_id,
                 self.owner,
             )

@@ -69,6 +69,7 @@ class _Connection:
 
 class PostgresDatabase:
     dialect: Dialect = "postgres"
+    clock_sql = "extract(epoch FROM clock_timestamp())::double precision"
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool

@@ -67,6 +67,7 @@ _EXCLUSIVE: defaultdict[tuple[Path, str], asyncio.Lock] = defaultdict(asyncio.Lo
 
 class SqliteDatabase:
     dialect: Dialect = "sqlite"
+    clock_sql = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
