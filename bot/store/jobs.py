@@ -26,6 +26,7 @@ from bot.shards import Shards
 from bot.store.db import Database, Queries, Row, UniqueViolation
 from bot.store.drafts import DraftStore
 from bot.store.echoes import EchoStore
+from bot.store.previews import PreviewStore
 from bot.store.models import (
     COUNTED,
     OPEN_JOBS,
@@ -81,6 +82,7 @@ class Store:
         self.owner = owner or _run_name()
         self.drafts = DraftStore(db)
         self.echoes = EchoStore(db)
+        self.previews = PreviewStore(db)
 
     @property
     def dialect(self) -> str:

@@ -1,0 +1,140 @@
+"""A draft's Watch preview button end to end: the animatic posted in the draft's thread.
+
+What members see: an MP4 in the thread that plays for the draft's length in its
+orientation, a line saying no video service was used, at most one render a minute per
+draft (held in the store, so across a restart), a link instead of a second render of an
+unchanged draft, and refusals for those who may not press or a draft that can't be shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from fractions import Fraction
+
+import av
+import pytest
+
+from bot.animatic import FPS
+from bot.drafts import Draft
+from bot.i18n import t
+from cogs.draft.animatic_preview import PREVIEW_EVERY_SECONDS
+from tests.fake_discord import InteractionHandle, RecordedCall
+from tests.fake_discord.models import Member, Overwrite, Perm
+from tests.harness import SEND, World
+from tests.test_drafts_e2e import add_shot, current, new_draft, press
+from tests.test_isolation_e2e import forged_message, text_of
+
+SCENES = ("The fridge door opens.", "冰箱里走出一只紫色的怪物。", "It waves at the camera.")
+
+
+def posts_in(world: World, draft: Draft) -> list[RecordedCall]:
+    """Messages the bot posted in the draft's thread with a file: the previews."""
+    return [
+        c
+        for c in world.fd.calls_to(SEND)
+        if c.params["channel_id"] == str(draft.thread_id) and c.files
+    ]
+
+
+async def answered(world: World, ix: InteractionHandle) -> str:
+    """The member's answer, once it is final (a deferred press gets a followup)."""
+    assert ix.callback is not None
+    if ix.callback.get("type") == 5:
+        await world.wait_reply(ix)
+    return text_of(ix)
+
+
+async def draft_with_shots(world: World, *durations: str) -> Draft:
+    draft = await new_draft(world)
+    for scene, duration in zip(SCENES, durations, strict=False):
+        await add_shot(world, draft, world.std.alice, scene, duration)
+    return await current(world, draft)
+
+
+def video_facts(data: bytes) -> tuple[int, int, Fraction, int]:
+    """Width, height, frame rate and frames, decoded (every frame) with PyAV."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        rate = stream.average_rate
+        assert rate is not None
+        return stream.width, stream.height, Fraction(rate), frames
+
+
+def link_to(world: World, draft: Draft, post: RecordedCall) -> str:
+    message_id = post.response["id"]
+    return f"https://discord.com/channels/{draft.guild_id}/{draft.thread_id}/{message_id}"
+
+
+def assert_plays(post: RecordedCall, seconds: int, shots: int, size: tuple[int, int]) -> None:
+    [(name, data)] = post.files
+    assert name.endswith(".mp4")
+    width, height, rate, frames = video_facts(data)
+    assert (width, height) == size
+    assert rate == FPS
+    # The draft's length, give or take a frame per shot.
+    assert abs(frames - seconds * FPS) <= shots
+
+
+async def test_preview_posts_the_animatic_in_the_thread(world: World) -> None:
+    draft = await draft_with_shots(world, "5", "", "")
+    bob = world.std.bob  # reads Chinese; the thread is the server's (English)
+    ix = await press(world, draft, "animatic", bob)
+    text = await answered(world, ix)
+    [post] = posts_in(world, draft)
+    assert post.json["content"] == (
+        f"Preview of draft #{draft.id}, version {draft.version}: 3 shots, 15 s"
+        " — no video service was used."
+    )
+    assert post.json["allowed_mentions"]["parse"] == []
+    assert_plays(post, 15, 3, (1280, 720))
+    assert text == t("draft.animatic_done", "zh-CN", link=link_to(world, draft, post))
+    assert world.provider.requests == []  # no video service was asked anything
+
+
+async def started_at(world: World) -> float:
+    [row] = await world.sql("SELECT started_at FROM draft_previews")
+    return float(row["started_at"])
+
+
+def wait_text(locale: str, started: float) -> str:
+    when = f"<t:{int(started + PREVIEW_EVERY_SECONDS)}:R>"
+    return t("draft.animatic_wait", locale, when=when)
+
+
+async def test_the_rate_limit_holds_and_an_unchanged_draft_links_to_its_preview(
+    world: World,
+) -> None:
+    alice, bob = world.std.alice, world.std.bob
+    draft = await draft_with_shots(world, "", "", "")
+    await answered(world, await press(world, draft, "animatic", alice))
+    [first] = posts_in(world, draft)
+    started = await started_at(world)
+
+    # Unchanged: a link to the preview, nothing rendered.
+    again = await press(world, draft, "animatic", bob)
+    assert text_of(again) == t("draft.animatic_same", "zh-CN", link=link_to(world, draft, first))
+
+    # Changed within the minute: refused, with when the next can be made.
+    await add_shot(world, draft, bob, "A fourth shot.", "")
+    soon = await press(world, draft, "animatic", bob)
+    assert text_of(soon) == wait_text("zh-CN", started)
+    assert posts_in(world, draft) == [first]
+
+    # The minute passed and the draft changed: rendered again.
+    world.fd.advance_clock(PREVIEW_EVERY_SECONDS + 1)
+    await answered(world, await press(world, draft, "animatic", alice))
+    [_, second] = posts_in(world, draft)
+    assert "4 shots, 15 s" in second.json["content"]
+    assert_plays(second, 15, 4, (1280, 720))
+    started = await started_at(world)
+
+    # Both the last preview and the limit are in the store: a restart keeps them.
+    await world.restart()
+    same = await press(world, draft, "animatic", alice)
+    assert text_of(same) == t("draft.animatic_same", "en-US", link=link_to(world, draft, second))
+    await add_shot(world, draft, alice, "A fifth shot.", "")
+    soon = await press(world, draft, "animatic", alice)
+    assert text_of(soon) == wait_text("en-US", started)
+    assert posts_in(world, draft) == [first, second]
