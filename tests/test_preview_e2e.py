@@ -138,3 +138,93 @@ async def test_the_rate_limit_holds_and_an_unchanged_draft_links_to_its_preview(
     soon = await press(world, draft, "animatic", alice)
     assert text_of(soon) == wait_text("en-US", started)
     assert posts_in(world, draft) == [first, second]
+
+
+async def test_a_double_click_posts_once(world: World) -> None:
+    draft = await draft_with_shots(world, "", "", "")
+    custom_id = f"sbd:animatic:{draft.id}"
+    first, second = await asyncio.gather(
+        world.fd.press_button(draft.panel_message_id or 0, custom_id, user=world.std.alice),
+        world.fd.press_button(draft.panel_message_id or 0, custom_id, user=world.std.alice),
+    )
+    await first.wait_callback()
+    await second.wait_callback()
+    texts = sorted([await answered(world, first), await answered(world, second)])
+    [post] = posts_in(world, draft)
+    link = link_to(world, draft, post)
+    done = t("draft.animatic_done", "en-US", link=link)
+    # The other press came while the render ran, or after it was posted.
+    other = next(text for text in texts if text != done)
+    assert done in texts
+    assert other in (
+        t("draft.animatic_rendering", "en-US"),
+        t("draft.animatic_same", "en-US", link=link),
+    )
+
+
+@pytest.mark.parametrize("durations", [(), ("10", "10")], ids=["no_shots", "too_long"])
+async def test_a_draft_that_cant_be_previewed_says_why(
+    world: World, durations: tuple[str, ...]
+) -> None:
+    draft = await draft_with_shots(world, *durations)
+    ix = await press(world, draft, "animatic", world.std.alice)
+    assert ix.callback is not None
+    assert ix.callback["data"]["flags"] & 64  # ephemeral
+    # What is wrong, as the panel says it: no shots, or lengths that overrun the video.
+    timing = draft.timing_problem()
+    reason = (
+        t("storyboard.no_shots", "en-US")
+        if timing is None
+        else t(timing.key, "en-US", **timing.fields)
+    )
+    assert bool(durations) == (timing is not None)
+    assert text_of(ix) == t("draft.animatic_problem", "en-US", reason=reason)
+    assert posts_in(world, draft) == []
+    assert await world.sql("SELECT * FROM draft_previews") == []
+
+
+async def test_a_busy_transcoder_is_answered_and_the_next_press_renders(world: World) -> None:
+    draft = await draft_with_shots(world, "", "", "")
+    slots = world.bot.transcoder._slots  # every slot taken by a long transcode
+    for _ in range(world.bot.transcoder.slots):
+        await slots.acquire()
+    try:
+        ix = await press(world, draft, "animatic", world.std.alice)
+        assert await answered(world, ix) == t("draft.animatic_busy", "en-US")
+        assert posts_in(world, draft) == []
+    finally:
+        for _ in range(world.bot.transcoder.slots):
+            slots.release()
+    # The busy press did not use up the draft's minute.
+    await answered(world, await press(world, draft, "animatic", world.std.alice))
+    assert len(posts_in(world, draft)) == 1
+
+
+def deny(world: World, member: Member, perms: int) -> None:
+    world.std.text.overwrites.append(Overwrite(member.id, type=1, deny=perms))
+
+
+async def test_only_members_who_can_post_in_the_thread_may_preview(world: World) -> None:
+    draft = await draft_with_shots(world, "", "", "")
+    not_found = t("draft.not_found", "en-US", draft=draft.id)
+
+    # Another guild's member, pressing a forged button in their own channel.
+    custom_id = f"sbd:animatic:{draft.id}"
+    button = {"type": 2, "style": 2, "label": "press", "custom_id": custom_id}
+    forged = forged_message(world, world.second_channel, button)
+    ix = await world.fd.press_button(forged, custom_id, user=world.carol)
+    await ix.wait_callback()
+    assert text_of(ix) == not_found
+
+    # A member who can read the thread but not post in it.
+    deny(world, world.mod, Perm.SEND_MESSAGES_IN_THREADS | Perm.SEND_MESSAGES)
+    ix = await press(world, draft, "animatic", world.mod)
+    assert text_of(ix) == t("draft.cannot_post", "en-US")
+
+    # A member who can't see the thread at all: as if there were no such draft.
+    deny(world, world.mod, Perm.VIEW_CHANNEL)
+    ix = await press(world, draft, "animatic", world.mod)
+    assert text_of(ix) == not_found
+
+    assert posts_in(world, draft) == []
+    assert await world.sql("SELECT * FROM draft_previews") == []

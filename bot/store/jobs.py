@@ -26,7 +26,6 @@ from bot.shards import Shards
 from bot.store.db import Database, Queries, Row, UniqueViolation
 from bot.store.drafts import DraftStore
 from bot.store.echoes import EchoStore
-from bot.store.previews import PreviewStore
 from bot.store.models import (
     COUNTED,
     OPEN_JOBS,
@@ -36,6 +35,7 @@ from bot.store.models import (
     NewJob,
     Resolution,
 )
+from bot.store.previews import PreviewStore
 from bot.storyboard import ValidStoryboard
 from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
