@@ -77,8 +77,20 @@ def assert_plays(post: RecordedCall, seconds: int, shots: int, size: tuple[int, 
     assert abs(frames - seconds * FPS) <= shots
 
 
-async def test_preview_posts_the_animatic_in_the_thread(world: World) -> None:
+@pytest.mark.parametrize(
+    ("orientation", "size"), [("landscape", (1280, 720)), ("portrait", (720, 1280))]
+)
+async def test_preview_posts_the_animatic_in_the_thread(
+    world: World, orientation: str, size: tuple[int, int]
+) -> None:
     draft = await draft_with_shots(world, "5", "", "")
+    if orientation != draft.settings.orientation:
+        settings = await press(world, draft, "settings", world.std.alice)
+        await (
+            await world.fd.submit_modal(settings, {"orientation": [orientation]})
+        ).wait_callback()
+        draft = await current(world, draft)
+    assert draft.settings.orientation == orientation
     bob = world.std.bob  # reads Chinese; the thread is the server's (English)
     ix = await press(world, draft, "animatic", bob)
     text = await answered(world, ix)
@@ -88,7 +100,7 @@ async def test_preview_posts_the_animatic_in_the_thread(world: World) -> None:
         " — no video service was used."
     )
     assert post.json["allowed_mentions"]["parse"] == []
-    assert_plays(post, 15, 3, (1280, 720))
+    assert_plays(post, 15, 3, size)
     assert text == t("draft.animatic_done", "zh-CN", link=link_to(world, draft, post))
     assert world.provider.requests == []  # no video service was asked anything
 
