@@ -86,10 +86,19 @@ async def post_preview(
     try:
         message = await _render_and_post(bot, draft, valid, reference, options, key, claim, locale)
     except BaseException:
-        await previews.failed(draft.id, claim)
+        await _give_back(bot, draft, claim)
         raise
     link = message.jump_url
     await reply(interaction, t("draft.animatic_done", locale, link=link), locale=locale)
+
+
+async def _give_back(bot: StoryboardBot, draft: Draft, claim: PreviewClaimed) -> None:
+    """A render that did not post gives its minute back; if even that fails (the bot is
+    stopping and the store closed), the minute simply runs out."""
+    try:
+        await bot.store.previews.failed(draft.id, claim)
+    except Exception:
+        log.warning("draft=%s: preview claim not given back", draft.id, exc_info=True)
 
 
 async def _render_and_post(
