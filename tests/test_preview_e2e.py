@@ -22,6 +22,7 @@ from cogs.draft.animatic_preview import PREVIEW_EVERY_SECONDS
 from tests.fake_discord import InteractionHandle, RecordedCall
 from tests.fake_discord.models import Member, Overwrite, Perm
 from tests.harness import SEND, World
+from tests.test_delivery_refused_e2e import deny_bot, expect_refusals
 from tests.test_drafts_e2e import add_shot, current, new_draft, press
 from tests.test_isolation_e2e import forged_message, text_of
 
@@ -29,11 +30,12 @@ SCENES = ("The fridge door opens.", "冰箱里走出一只紫色的怪物。", "
 
 
 def posts_in(world: World, draft: Draft) -> list[RecordedCall]:
-    """Messages the bot posted in the draft's thread with a file: the previews."""
+    """Messages the bot posted in the draft's thread with a file: the previews (a post
+    Discord refused is not one)."""
     return [
         c
         for c in world.fd.calls_to(SEND)
-        if c.params["channel_id"] == str(draft.thread_id) and c.files
+        if c.params["channel_id"] == str(draft.thread_id) and c.files and c.status == 200
     ]
 
 
@@ -240,3 +242,18 @@ async def test_only_members_who_can_post_in_the_thread_may_preview(world: World)
 
     assert posts_in(world, draft) == []
     assert await world.sql("SELECT * FROM draft_previews") == []
+
+
+async def test_a_thread_the_bot_may_not_attach_to_is_answered_and_keeps_the_minute(
+    world: World,
+) -> None:
+    draft = await draft_with_shots(world, "", "", "")
+    deny_bot(world, Perm.ATTACH_FILES)
+    ix = await press(world, draft, "animatic", world.std.alice)
+    assert await answered(world, ix) == t("draft.animatic_not_posted", "en-US")
+    expect_refusals(world)
+    assert posts_in(world, draft) == []
+    # Nothing was posted, so nothing counts: once allowed, the next press renders.
+    world.std.text.overwrites.pop()
+    await answered(world, await press(world, draft, "animatic", world.std.alice))
+    assert len(posts_in(world, draft)) == 1
