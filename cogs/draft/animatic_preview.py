@@ -82,8 +82,8 @@ async def post_preview(
             text = t("draft.animatic_wait", locale, when=_when(claim.until))
         await reply(interaction, text, locale=locale)
         return
-    await interaction.response.defer(ephemeral=True, thinking=True)
     try:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         message = await _render_and_post(bot, draft, valid, reference, options, key, claim, locale)
     except BaseException:
         await _give_back(bot, draft, claim)
