@@ -107,6 +107,7 @@ async def test_a_draft_opens_a_thread_with_its_panel(world: World) -> None:
             "preview",
             "submit",
             "discard",
+            "animatic",
         )
     ]
 

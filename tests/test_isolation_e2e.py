@@ -47,6 +47,7 @@ DRAFT_ACTIONS = (
     "preview",
     "submit",
     "discard",
+    "animatic",
     "duplicate",
 )
 

@@ -14,6 +14,7 @@ from bot.drafts import Draft, DraftState
 from bot.shards import Shards
 from bot.store.echoes import FormEcho
 from bot.store.models import Job, JobState, NewJob, Resolution
+from bot.store.previews import PreviewClaim, PreviewClaimed
 from bot.storyboard import StoryboardSettings
 from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -98,10 +99,25 @@ class EchoStoreApi(Protocol):
     async def find(self, echo_id: int) -> FormEcho | None: ...
 
 
+class PreviewStoreApi(Protocol):
+    async def claim(self, draft_id: int, key: str, *, now: float, every: float) -> PreviewClaim:
+        """Link to the last preview of `key`, wait, or render now (atomic, fleet-wide)."""
+
+    async def posted(
+        self, draft_id: int, key: str, *, started_at: float, channel_id: int, message_id: int
+    ) -> None: ...
+
+    async def failed(self, draft_id: int, claim: PreviewClaimed) -> None: ...
+
+
 class StoreApi(Protocol):
     @property
     def drafts(self) -> DraftStoreApi:
         """Draft operations, on the store's database."""
+
+    @property
+    def previews(self) -> PreviewStoreApi:
+        """Drafts' animatic previews: their rate limit and the last one posted."""
 
     @property
     def echoes(self) -> EchoStoreApi:

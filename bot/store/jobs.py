@@ -35,6 +35,7 @@ from bot.store.models import (
     NewJob,
     Resolution,
 )
+from bot.store.previews import PreviewStore
 from bot.storyboard import ValidStoryboard
 from bot.thumbnails import Thumbnail
 from bot.videos_api.models import ReferenceImage, VideoJob
@@ -81,6 +82,7 @@ class Store:
         self.owner = owner or _run_name()
         self.drafts = DraftStore(db)
         self.echoes = EchoStore(db)
+        self.previews = PreviewStore(db)
 
     @property
     def dialect(self) -> str:

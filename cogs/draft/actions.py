@@ -24,6 +24,7 @@ from bot.storyboard import check_settings, validate_storyboard
 from bot.tree import ensure_allowed
 from cogs.attachments import fetch_reference_image
 from cogs.audience import guild_locale, server_locale
+from cogs.draft.animatic_preview import post_preview
 from cogs.draft.modals import ImageModal, SettingsModal, ShotModal
 from cogs.draft.panel import build_panel, panel_view, preview_text, shot_options, shot_picker
 from cogs.draft.threads import open_draft_thread
@@ -133,6 +134,9 @@ class DraftActions:
                 await interaction.response.send_modal(ImageModal(self, draft, locale))
             elif action == "preview":
                 await reply(interaction, self.preview(draft, locale), locale=locale)
+            elif action == "animatic":
+                self._may_post(interaction)
+                await post_preview(self.bot, interaction, draft, locale)
             elif action == "submit":
                 await self.submit(interaction, draft, actor, locale)
             elif action == "discard":

@@ -24,6 +24,7 @@ PANEL_ACTIONS = (
     "preview",
     "submit",
     "discard",
+    "animatic",
     "duplicate",
 )
 ROW_OF = {
@@ -37,6 +38,8 @@ ROW_OF = {
     "preview": 1,
     "submit": 1,
     "discard": 1,
+    # Both rows above hold five, Discord's most.
+    "animatic": 2,
     "duplicate": 0,
 }
 STYLE_OF = {
