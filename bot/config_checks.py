@@ -66,6 +66,7 @@ def config_warnings(config: Config) -> list[str]:
             )
         if (
             g.api_key is not None
+            and not g.is_sandbox
             and g.base_url.startswith("http://")
             and not _is_loopback(g.base_url)
         ):
