@@ -165,6 +165,21 @@ async def test_a_restart_mid_job_still_delivers_the_animatic(world: World) -> No
     assert world.provider.requests == []
 
 
+async def test_a_sandbox_job_counts_towards_the_quota_as_a_real_one(world: World) -> None:
+    """Free, but counted: an admin trying the bot sees the quota they set hold."""
+    config = world.config_with(
+        guilds={str(GUILD_ID): {"profile": "sandbox", "daily_jobs_per_user": 1}}
+    )
+    await world.restart(config)
+    job = await world.submitted_job("The one that counts.")
+    assert job.task_id is not None and job.task_id.startswith("sandbox-")
+    ix = await world.open_storyboard(world.std.alice)
+    assert ix.modal is None
+    assert ix.callback is not None
+    assert str(ix.callback["data"]["content"]).startswith("You have made your 1 video for today.")
+    assert world.provider.requests == []
+
+
 def test_the_example_config_runs_in_the_sandbox_with_only_a_token() -> None:
     from pathlib import Path
 
