@@ -180,6 +180,26 @@ async def test_a_sandbox_job_counts_towards_the_quota_as_a_real_one(world: World
     assert world.provider.requests == []
 
 
+async def test_the_admin_view_says_the_server_is_in_the_sandbox(world: World) -> None:
+    await sandbox_world(world)
+    ix = await world.fd.run_slash_command(
+        guild=world.std.guild,
+        channel=world.std.text,
+        user=world.std.admin,
+        name="storyboard-admin show",
+    )
+    await ix.wait_callback()
+    await world.wait_reply(ix)
+    assert ix.original_message is not None
+    fields = {f["name"]: f["value"] for f in ix.original_message["embeds"][0]["fields"]}
+    settings = fields["Effective settings"].splitlines()
+    assert settings[0] == (
+        "Video service: sandbox, nothing paid and no key needed (a job takes 100 s;"
+        " the video is the storyboard's animatic)"
+    )
+    assert not any(line.startswith("API key") for line in settings)
+
+
 def test_the_example_config_runs_in_the_sandbox_with_only_a_token() -> None:
     from pathlib import Path
 
