@@ -19,6 +19,7 @@ from bot.config import load_config
 from tests.fake_discord import RecordedCall
 from tests.fake_discord.standard import GUILD_ID
 from tests.harness import SEND, World
+from tests.test_drafts_e2e import add_shot, new_draft, press
 
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 # The sandbox clock is moved by the test; a job takes this long on it.
@@ -178,6 +179,34 @@ async def test_a_sandbox_job_counts_towards_the_quota_as_a_real_one(world: World
     assert ix.callback is not None
     assert str(ix.callback["data"]["content"]).startswith("You have made your 1 video for today.")
     assert world.provider.requests == []
+
+
+async def test_a_draft_submitted_in_the_sandbox_is_delivered_as_its_animatic(
+    world: World,
+) -> None:
+    clock = await sandbox_world(world)
+    draft = await new_draft(world)
+    for scene in ("The fridge door opens.", "A purple monster steps out.", "It waves."):
+        await add_shot(world, draft, world.std.alice, scene, "5")
+    await press(world, draft, "submit", world.std.alice)
+    await world.wait_until(lambda: jobs_with_task(world))
+    [job] = await world.jobs()
+    assert job.task_id is not None and job.task_id.startswith("sandbox-")
+    assert [s.scene for s in job.storyboard.shots] == [
+        "The fridge door opens.",
+        "A purple monster steps out.",
+        "It waves.",
+    ]
+    clock.offset = JOB_SECONDS + 1
+    await world.wait_until(lambda: video_posts(world, job.thread_id))
+    [post] = video_posts(world, job.thread_id)
+    seconds, _, _ = mp4_facts(post.files[0][1])
+    assert abs(seconds - 15) <= 3 / FPS
+    assert world.provider.requests == []
+
+
+async def jobs_with_task(world: World) -> bool:
+    return any(j.task_id is not None for j in await world.jobs())
 
 
 async def test_the_admin_view_says_the_server_is_in_the_sandbox(world: World) -> None:
