@@ -198,7 +198,8 @@ async def test_a_draft_submitted_in_the_sandbox_is_delivered_as_its_animatic(
         "It waves.",
     ]
     clock.offset = JOB_SECONDS + 1
-    await world.wait_until(lambda: video_posts(world, job.thread_id))
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)  # its thread is known once its card is up
     [post] = video_posts(world, job.thread_id)
     seconds, _, _ = mp4_facts(post.files[0][1])
     assert abs(seconds - 15) <= 3 / FPS
