@@ -27,7 +27,7 @@ class Where(BaseModel):
 
 def check_access(settings: GuildSettings, where: Where) -> None:
     if where.guild_id is None:
-        if settings.api_key is None:
+        if not settings.can_submit:
             raise StoryboardError("access.dm")
         return
     if where.is_admin:

@@ -82,9 +82,14 @@ def _parser() -> argparse.ArgumentParser:
 def _describe_guild(label: str, g: GuildSettings) -> str:
     d = g.defaults
     key = mask_secret(g.api_key) if g.api_key else "(none: cannot submit)"
+    if g.is_sandbox:
+        key = "(none needed)"
+        where = f"profile sandbox (no provider; a job takes {g.sandbox_seconds:g} s)"
+    else:
+        where = f"profile {g.profile.name} at {shown_url(g.base_url)}"
     return (
         f"{label}: key {key}; "
-        f"profile {g.profile.name} at {shown_url(g.base_url)}; models {', '.join(g.models)}; "
+        f"{where}; models {', '.join(g.models)}; "
         f"lengths {', '.join(map(str, g.allowed_seconds))} s; "
         f"defaults {d.model}, {d.seconds} s, {d.orientation}, "
         f"watermark {'on' if d.watermark else 'off'}, private {'on' if d.private else 'off'}"

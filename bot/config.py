@@ -75,8 +75,11 @@ class DiscordSection(_Section):
 
 
 class ProviderSection(_Section):
-    base_url: str
+    # Required by every profile but "sandbox", which sends nothing anywhere.
+    base_url: str | None = None
     profile: ProfileName = "relay"
+    # "sandbox": how long a job takes from queued to completed, in seconds.
+    sandbox_seconds: float = Field(default=20.0, gt=0, le=3600)
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     max_requests_per_second: float = Field(default=2.0, gt=0, le=100)
     models: list[str] = Field(default_factory=lambda: ["sora-2", "sora-2-pro"], min_length=1)
@@ -217,6 +220,7 @@ class GuildSection(_Section):
     previous_api_keys: list[SecretStr] = Field(default_factory=list)
     base_url: str | None = None
     profile: ProfileName | None = None
+    sandbox_seconds: float | None = Field(default=None, gt=0, le=3600)
     image_exact_size: bool | None = None
     models: list[str] | None = Field(default=None, min_length=1)
     max_seconds: int | None = Field(default=None, gt=0)
@@ -292,10 +296,16 @@ class GuildSettings(BaseModel):
     cooldown_seconds: float = 0.0
     quota_reset_hour_utc: int = 0
     locale: Locale | None = None
+    sandbox_seconds: float = 20.0
+
+    @property
+    def is_sandbox(self) -> bool:
+        """No provider: jobs are made in-process and the video is the animatic."""
+        return self.profile.name == "sandbox"
 
     @property
     def can_submit(self) -> bool:
-        return self.api_key is not None
+        return self.api_key is not None or self.is_sandbox
 
     @property
     def allowed_seconds(self) -> tuple[int, ...]:
@@ -390,7 +400,7 @@ def _resolve(
         guild_id=guild_id,
         api_key=key,
         previous_api_keys=tuple(g.previous_api_keys),
-        base_url=g.base_url or file.provider.base_url,
+        base_url=g.base_url or file.provider.base_url or "",
         profile=profile,
         models=tuple(g.models or file.provider.models),
         max_seconds=g.max_seconds,
@@ -411,6 +421,7 @@ def _resolve(
         cooldown_seconds=g.cooldown_seconds,
         quota_reset_hour_utc=g.quota_reset_hour_utc,
         locale=g.locale,
+        sandbox_seconds=g.sandbox_seconds or file.provider.sandbox_seconds,
     )
 
 
@@ -456,6 +467,14 @@ GUILD_CHECK_TRIGGERS = frozenset(
 
 
 def _check_guild(where: str, settings: GuildSettings, issues: list[ConfigIssue]) -> None:
+    if not settings.base_url and not settings.is_sandbox:
+        issues.append(
+            ConfigIssue(
+                field="provider.base_url" if where == "defaults" else f"{where}.base_url",
+                message=f"required by the {settings.profile.name} profile"
+                ' (only profile = "sandbox" needs none)',
+            )
+        )
     allowed = settings.profile.allowed_seconds
     seconds = settings.defaults.seconds
     if seconds not in allowed:

@@ -42,7 +42,7 @@ def config_warnings(config: Config) -> list[str]:
         config.discord_token.get_secret_value() in EXAMPLE_TOKENS
     ):
         out.append(f"{path}: discord.token: still the example's placeholder; paste the bot token")
-    if is_example_host(config.file.provider.base_url):
+    if config.file.provider.base_url is not None and is_example_host(config.file.provider.base_url):
         out.append(
             f"{path}: provider.base_url: {shown_url(config.file.provider.base_url)} is the example's"
             " placeholder; put your provider's URL"
@@ -66,6 +66,7 @@ def config_warnings(config: Config) -> list[str]:
             )
         if (
             g.api_key is not None
+            and not g.is_sandbox
             and g.base_url.startswith("http://")
             and not _is_loopback(g.base_url)
         ):

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 Orientation = Literal["landscape", "portrait"]
-ProfileName = Literal["relay", "openai"]
+ProfileName = Literal["relay", "openai", "sandbox"]
 
 RELAY_ONLY_FIELDS = frozenset(
     {
@@ -87,7 +87,24 @@ OPENAI = ProviderProfile(
     image_exact_size=True,
 )
 
-PROFILES: dict[ProfileName, ProviderProfile] = {"relay": RELAY, "openai": OPENAI}
+# No provider at all: jobs are made in-process (`bot.videos_api.sandbox`) and the video is
+# the storyboard's animatic, so an admin can try the whole bot before buying a key. It
+# validates as the relay does (same lengths, sizes, models), without the character
+# fields (there is no one to make a character) and without list or remix routes.
+SANDBOX = ProviderProfile(
+    name="sandbox",
+    allowed_seconds=RELAY.allowed_seconds,
+    pro_only_seconds=RELAY.pro_only_seconds,
+    sizes=RELAY.sizes,
+    form_fields=COMMON_FIELDS | {"watermark", "private", "metadata"},
+    list_path=None,
+)
+
+PROFILES: dict[ProfileName, ProviderProfile] = {
+    "relay": RELAY,
+    "openai": OPENAI,
+    "sandbox": SANDBOX,
+}
 
 
 def get_profile(name: ProfileName) -> ProviderProfile:

@@ -38,6 +38,7 @@ from bot.videos_api import (
     VideoClient,
     VideoJob,
 )
+from bot.videos_api.sandbox import is_sandbox_task
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +282,9 @@ class Tracker:
         """The client with the key that made the job: a reload that rotated the guild's key
         must not turn the old key's running jobs into "not found"."""
         settings = self._config().settings_for(job.guild_id)
+        if job.task_id is not None and is_sandbox_task(job.task_id):
+            # Made in-process: followed as such even if the guild now has a real provider.
+            return self._api.sandbox_client(settings)
         if job.key_fingerprint is None:
             return self._api.client_for(settings)
         return self._api.client_for_fingerprint(job.key_fingerprint, settings)

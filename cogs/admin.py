@@ -50,12 +50,23 @@ def settings_lines(g: GuildSettings, locale: str, now: float) -> str:
     ]
     return "\n".join(
         [
-            t(
-                "admin.key",
-                locale,
-                key=mask_secret(g.api_key) if g.api_key else t("admin.no_key", locale),
+            *(
+                [t("admin.sandbox", locale, seconds=f"{g.sandbox_seconds:g}")]
+                if g.is_sandbox
+                else [
+                    t(
+                        "admin.key",
+                        locale,
+                        key=mask_secret(g.api_key) if g.api_key else t("admin.no_key", locale),
+                    ),
+                    t(
+                        "admin.provider",
+                        locale,
+                        profile=g.profile.name,
+                        base_url=shown_url(g.base_url),
+                    ),
+                ]
             ),
-            t("admin.provider", locale, profile=g.profile.name, base_url=shown_url(g.base_url)),
             t(
                 "admin.models",
                 locale,

@@ -31,6 +31,7 @@ from bot.tracker import Delivery, video_link
 from bot.transcoder import TranscoderBusy
 from bot.video_fit import CannotFit, Unreadable
 from bot.videos_api import ContentTooLarge, NotFound, VideoApiError
+from bot.videos_api.sandbox import is_sandbox_task
 from cogs.delivery_refused import MISSING_PERMISSIONS, not_attached_text, not_posted_error
 from cogs.job_views import video_view
 
@@ -347,6 +348,8 @@ class Deliverer:
                     return await self._too_large(job, where)
                 post = fitted
             text, file = post
+            if job.task_id is not None and is_sandbox_task(job.task_id):
+                text = f"{text}\n{t('delivery.sandbox', job.public_locale)}"
             try:
                 sent = await self._send(job, where, text, file=file, view=self._after_video(job))
             except discord.HTTPException as exc:

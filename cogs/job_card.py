@@ -7,6 +7,7 @@ import discord
 from bot.card_facts import CardFacts, Estimate
 from bot.i18n import t
 from bot.store import Job
+from bot.videos_api.sandbox import is_sandbox_task
 from cogs.delivery_refused import is_not_posted, not_posted_line
 
 SCENE_PREVIEW = 300
@@ -186,6 +187,8 @@ def build_card(
         )
         for n, shot in enumerate(board.shots, start=1)
     ]
+    if job.task_id is not None and is_sandbox_task(job.task_id):
+        lines.append(t("card.sandbox", loc))
     embed = discord.Embed(
         title=t("card.title", loc),
         description=_clip("\n".join(lines), 4000),

@@ -33,9 +33,24 @@ def issues(path: Path, env: dict[str, str] | None = None) -> list[str]:
 
 
 def test_example_config_loads() -> None:
-    config = load_config(EXAMPLE, {})
-    assert config.guild(123456789012345678).can_submit
-    assert not config.guild(42).can_submit
+    # The example starts in the sandbox: every server can submit without a key, and the
+    # only thing the bot lacks is the Discord token (DISCORD_TOKEN, here).
+    config = load_config(EXAMPLE, {"DISCORD_TOKEN": "a.token.only"})
+    for guild in (config.guild(123456789012345678), config.guild(42)):
+        assert (guild.profile.name, guild.api_key, guild.can_submit) == ("sandbox", None, True)
+        assert guild.sandbox_seconds == 20
+    assert config.file.provider.base_url is None
+    assert config.secrets() == ["a.token.only"]
+
+
+def test_a_real_profile_still_needs_a_base_url_and_a_key(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace('profile = "sandbox"', 'profile = "relay"')
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), {})
+    assert [i.field for i in caught.value.issues] == ["provider.base_url"]
+    text = text.replace("# base_url = ", "base_url = ", 1)
+    config = load_config(write(tmp_path, text), {})
+    assert not config.guild(123456789012345678).can_submit
 
 
 def test_guild_inherits_defaults_and_overrides_its_own(tmp_path: Path) -> None:

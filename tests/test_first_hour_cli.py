@@ -223,7 +223,15 @@ max_seconds = 4
 
 
 def test_the_examples_placeholders_and_a_key_over_http_are_warned_about(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text(encoding="utf-8") + (
+    # The example switched from the sandbox to a real provider, as the README says, with
+    # its placeholders left in.
+    real = (
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace('profile = "sandbox"', 'profile = "relay"', 1)
+        .replace("# base_url = ", "base_url = ", 1)
+        .replace('# api_key = "sk-replace', 'api_key = "sk-replace', 1)
+    )
+    text = real + (
         '\n[guilds."222"]\napi_key = "sk-a-real-looking-key-2222"\n'
         'base_url = "http://relay.lan:3000/v1"\n'
     )

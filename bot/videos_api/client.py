@@ -800,6 +800,9 @@ class VideoApi:
         self._lists_missing = ListRoutes()
         self._unknown_statuses = SeenIds()
         self._keys: dict[str, _KnownKey] = {}
+        # Makes the client of a guild on the "sandbox" profile (`bot.videos_api.sandbox`;
+        # given by the bot, which has the renderer and the store it needs).
+        self.sandbox: Callable[[GuildSettings], VideoClient] | None = None
 
     def lists_unsupported(self, base_url: str) -> bool:
         """Whether the provider at `base_url` answered 404/405 to the list route."""
@@ -814,11 +817,19 @@ class VideoApi:
         return fingerprint
 
     def client_for(self, settings: GuildSettings) -> VideoClient:
-        """A client using this guild's own key; refuses a guild that has none."""
+        """A client using this guild's own key; refuses a guild that has none. A sandbox
+        guild needs none: its client answers in-process."""
+        if settings.is_sandbox:
+            return self.sandbox_client(settings)
         if settings.api_key is None:
             raise StoryboardError("guild.no_key")
         self.remember(settings)
         return self._client(settings.api_key, settings.base_url, settings.profile, settings)
+
+    def sandbox_client(self, settings: GuildSettings) -> VideoClient:
+        if self.sandbox is None:
+            raise NotSupported("sandbox", settings.profile.name)
+        return self.sandbox(settings)
 
     def client_for_fingerprint(self, fingerprint: str, fallback: GuildSettings) -> VideoClient:
         """A client with the key `fingerprint` names, where and as it was used when
