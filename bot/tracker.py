@@ -430,7 +430,7 @@ class Tracker:
                 # Said, so that an admin who finds no delivery in this process's log
                 # sees who has it (the other process's log says how it went).
                 log.info(
-                    "job=%s task_id=%s: another process is delivering it; looking again in %.0f s",
+                    "job=%s task_id=%s: another process is delivering it; looking again in %.1f s",
                     job.id,
                     job.task_id,
                     again,
