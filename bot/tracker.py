@@ -430,7 +430,16 @@ class Tracker:
             job = await self._store.job(job.id)
             if job.delivered_at is None:
                 left = (job.delivery_lease_until or 0.0) - time.time()
-                self.watch(job.id, max(left, self.tracking.delivery_retry_seconds))
+                again = max(left, self.tracking.delivery_retry_seconds)
+                # Said, so that an admin who finds no delivery in this process's log
+                # sees who has it (the other process's log says how it went).
+                log.info(
+                    "job=%s task_id=%s: another process is delivering it; looking again in %.1f s",
+                    job.id,
+                    job.task_id,
+                    again,
+                )
+                self.watch(job.id, again)
             return
         job = claimed
         if job.delivered_at is not None:

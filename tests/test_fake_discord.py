@@ -7,6 +7,7 @@ import io
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands, ui
@@ -14,6 +15,7 @@ from discord.ext import commands
 
 from tests.fake_discord import CDN_UPLOAD, FakeDiscord, InteractionHandle, RecordedCall
 from tests.fake_discord.standard import GUILD_ID, StandardGuild
+from tests.processes import eventually
 
 # A 1x1 PNG.
 PNG = bytes.fromhex(
@@ -385,3 +387,53 @@ async def test_forum_post_edit_fetch_and_thread_member(
     (create,) = fd.calls_to("POST /channels/{channel_id}/threads")
     assert create.validated and create.json["message"]["content"] == "card"
     assert create.files == [("still.png", PNG)]
+
+
+async def identify(
+    session: aiohttp.ClientSession, fd: FakeDiscord, shard: tuple[int, int]
+) -> aiohttp.ClientWebSocketResponse:
+    """A bare gateway client: HELLO, then IDENTIFY for `shard`."""
+    ws = await session.ws_connect(fd.gateway_url)
+    assert (await ws.receive_json())["op"] == 10
+    data = {"token": fd.bot_token, "intents": 0, "properties": {}, "shard": list(shard)}
+    await ws.send_json({"op": 2, "d": data})
+    return ws
+
+
+async def next_dispatch(ws: aiohttp.ClientWebSocketResponse, event: str) -> dict[str, Any]:
+    while True:
+        payload = await asyncio.wait_for(ws.receive_json(), 5)
+        if payload.get("t") == event:
+            return dict(payload["d"])
+
+
+async def test_two_sessions_of_one_shard_both_get_its_events_until_one_leaves(
+    fake_discord: FakeDiscord, standard_guild: StandardGuild
+) -> None:
+    """A rolling deploy: the new process IDENTIFYs for a shard the old one still holds.
+    Discord keeps both sessions, each sent the shard's events; a session whose client is
+    gone is replaced by the next IDENTIFY."""
+    fd, sg = fake_discord, standard_guild
+    shard = ((sg.guild.id >> 22) % 2, 2)
+    update = {"id": str(sg.text.id), "guild_id": str(sg.guild.id), "name": "renamed"}
+    async with aiohttp.ClientSession() as session:
+        old = await identify(session, fd, shard)
+        await fd.gateway.wait_began(shard, 1, 5)
+        [first] = fd.gateway.sessions.values()
+        new = await identify(session, fd, shard)
+        await fd.gateway.wait_began(shard, 2, 5)
+        await fd.gateway.dispatch("CHANNEL_UPDATE", update)
+        for ws in (old, new):
+            assert (await next_dispatch(ws, "CHANNEL_UPDATE"))["name"] == "renamed"
+
+        await old.close()
+        await eventually(lambda: not first.live, within=5)
+        newest = await identify(session, fd, shard)
+        await fd.gateway.wait_began(shard, 3, 5)
+        assert first.id not in fd.gateway.sessions
+        assert len([s for s in fd.gateway.sessions.values() if s.shard == shard]) == 2
+        await fd.gateway.dispatch("CHANNEL_UPDATE", update | {"name": "again"})
+        for ws in (new, newest):
+            assert (await next_dispatch(ws, "CHANNEL_UPDATE"))["name"] == "again"
+        await new.close()
+        await newest.close()

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from yarl import URL
 
 from tests.fake_provider import (
     PROBLEM_JSON,
@@ -25,6 +26,7 @@ from tests.fake_provider import fixtures as provider_fixtures
 from tests.fake_provider.contract import relay_contract
 from tests.fake_provider.fixtures import GUILD_A_KEY, GUILD_B_KEY
 from tests.fake_provider.records import Headers
+from tests.processes import eventually
 
 # The shared fixtures, exactly as tests/conftest.py will offer them.
 fake_provider = provider_fixtures.fake_provider
@@ -430,6 +432,37 @@ async def test_slow_fault_lets_a_client_timeout_fire(
             pass
     fake_provider.inject(Fault(route="list", kind="slow", delay=0.01))
     assert (await call(session, "GET", f"{fake_provider.base_url}/videos"))[0] == 200
+
+
+async def test_hold_fault_answers_when_released(
+    fake_provider: FakeProvider, session: aiohttp.ClientSession
+) -> None:
+    fp = fake_provider
+    held = fp.inject(Fault(route="list", kind="hold"))
+    answer = asyncio.ensure_future(call(session, "GET", f"{fp.base_url}/videos"))
+    await eventually(lambda: fp.requests, within=5)
+    await asyncio.sleep(0.2)  # held: nothing comes back however long we wait
+    assert not answer.done()
+    held.release()
+    assert (await answer)[0] == 200
+    assert [(r.fault, r.status) for r in fp.requests] == [("hold", 200)]
+
+
+async def test_requests_name_their_sender_when_told_how(
+    fake_provider: FakeProvider, session: aiohttp.ClientSession
+) -> None:
+    fp = fake_provider
+    await call(session, "GET", f"{fp.base_url}/videos")
+    ports: list[int] = []
+
+    def sender_of(port: int) -> str:
+        ports.append(port)
+        return "this test"
+
+    fp.sender_of = sender_of
+    await call(session, "GET", f"{fp.base_url}/videos")
+    assert [r.sender for r in fp.requests] == [None, "this test"]
+    assert len(ports) == 1 and ports[0] != URL(fp.base_url).port  # the client's, not ours
 
 
 async def test_bad_json_fault_is_unparseable(

@@ -8,12 +8,7 @@ final state, delivered), the provider's create count, and what the member saw.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +16,22 @@ import pytest
 
 from bot.store import Job
 from bot.videos_api import client as video_client
-from tests.backends import rows, storage_section, storage_toml
+from tests.backends import storage_section
 from tests.fake_discord import FakeDiscord, RecordedCall
-from tests.fake_discord.standard import GUILD_ID, StandardGuild, add_standard_guild
+from tests.fake_discord.standard import add_standard_guild
 from tests.fake_provider import FakeProvider, Fault
-from tests.fake_provider.fixtures import GUILD_A_KEY
 from tests.harness import SEND, World, followup_text
+from tests.processes import (
+    assert_no_secrets,
+    bot_process,
+    card_fields,
+    channel_videos,
+    eventually,
+    open_and_submit,
+    stop,
+    stored_jobs,
+    write_process_config,
+)
 
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 FINAL_STATES = ("completed", "failed", "expired", "cancelled")
@@ -300,125 +305,7 @@ async def test_a_fatal_gateway_close_closes_the_client(
         assert secret not in logs
 
 
-# -- the bot as a process: killed, restarted --------------------------------------------
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def write_process_config(
-    path: Path, provider: FakeProvider, storage: dict[str, str], *, rate: float = 50
-) -> None:
-    path.write_text(
-        f"""
-[discord]
-token = "file-token-should-be-overridden"
-
-[provider]
-base_url = "{provider.base_url}"
-timeout_seconds = 5
-max_requests_per_second = {rate}
-
-[tracking]
-poll_min_seconds = 0.05
-poll_max_seconds = 0.2
-# A killed process holds its delivery claim this long (production: 60 s).
-delivery_lease_seconds = 1
-
-{storage_toml(storage)}
-[guilds."{GUILD_ID}"]
-api_key_env = "GUILD_A_KEY_FOR_TEST"
-""",
-        encoding="utf-8",
-    )
-
-
-@contextlib.asynccontextmanager
-async def bot_process(
-    fd: FakeDiscord, config: Path, log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`storyboard-bot run` (tests/launch_bot.py) until it IDENTIFYed; its log goes to `log`.
-
-    On exit the process is killed if the test left it running."""
-    env = {
-        **os.environ,
-        "FAKE_DISCORD_API": fd.api_base,
-        "FAKE_DISCORD_GATEWAY": fd.gateway_url,
-        "DISCORD_TOKEN": fd.bot_token,
-        "GUILD_A_KEY_FOR_TEST": GUILD_A_KEY,
-    }
-    sessions = len(fd.gateway.log.sessions)
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.launch_bot",
-            str(config),
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    try:
-        await fd.gateway.wait_sessions(sessions + 1, 30)
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-
-
-async def eventually(check: Callable[[], Any], within: float = 15.0, what: str = "") -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"never happened: {what or check}")
-        await asyncio.sleep(0.02)
-
-
-def stored_jobs(storage: dict[str, str]) -> list[dict[str, Any]]:
-    """The jobs table as another process sees it."""
-    return rows(storage, "SELECT * FROM jobs ORDER BY id")
-
-
-def channel_videos(fd: FakeDiscord, channel_id: int) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in fd.messages_in(channel_id)
-        if any(str(a["filename"]).endswith(".mp4") for a in m["attachments"])
-    ]
-
-
-def card_fields(fd: FakeDiscord, row: dict[str, Any]) -> dict[str, str]:
-    card = fd.messages.get(row["card_message_id"] or 0)
-    if card is None:
-        return {}
-    return {f["name"]: f["value"] for f in card["embeds"][0]["fields"]}
-
-
-async def open_and_submit(fd: FakeDiscord, std: StandardGuild, scene: str) -> Any:
-    ix = await fd.run_slash_command(
-        guild=std.guild,
-        channel=std.text,
-        user=std.alice,
-        name="storyboard",
-        options={"shots": 1, "seconds": 10},
-    )
-    await ix.wait_callback(timeout=10)
-    sub = await fd.submit_modal(ix, {"shot_1": scene})
-    await sub.wait_callback(timeout=10)
-    return sub
-
-
-async def stop(proc: asyncio.subprocess.Process) -> None:
-    proc.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(proc.wait(), 30) == 0
-
-
-def assert_no_secrets(fd: FakeDiscord, *logs: Path) -> None:
-    for log in logs:
-        text = log.read_text(encoding="utf-8", errors="replace")
-        assert GUILD_A_KEY not in text
-        assert fd.bot_token not in text
+# -- the bot as a process: killed, restarted (tests/processes.py) ---------------------
 
 
 async def test_sigkill_while_the_create_is_in_flight_finds_the_job_by_its_metadata(
@@ -434,7 +321,7 @@ async def test_sigkill_while_the_create_is_in_flight_finds_the_job_by_its_metada
     first, second = tmp_path / "first.log", tmp_path / "second.log"
     async with bot_process(fd, config, first) as proc:
         fp.inject(Fault(route="create", kind="slow", delay=1.0))
-        await open_and_submit(fd, std, "A lighthouse at night.")
+        await open_and_submit(fd, std.guild, std.text, std.alice, "A lighthouse at night.")
         await eventually(lambda: fp.requests_to("create"), what="the create reached the provider")
         proc.kill()  # SIGKILL: no drain, no goodbye
     [row] = stored_jobs(storage)
@@ -477,12 +364,12 @@ async def test_sigkill_before_the_create_left_marks_the_job_uncertain_and_says_s
     async with bot_process(fd, config, first) as proc:
         # A refusal proves nothing was created (a 5xx would not: that is "uncertain").
         fp.inject(Fault(route="create", kind="status", status=422))
-        refused = await open_and_submit(fd, std, "The first try.")
+        refused = await open_and_submit(fd, std.guild, std.text, std.alice, "The first try.")
         await eventually(
             lambda: "The video service refused the request" in followup_text(refused),
             what="refusal",
         )
-        await open_and_submit(fd, std, "The second try.")
+        await open_and_submit(fd, std.guild, std.text, std.alice, "The second try.")
         await eventually(lambda: len(stored_jobs(storage)) == 2, what="the second job stored")
         proc.kill()
     assert len(fp.requests_to("create")) == 1  # the second never left the bot
@@ -521,7 +408,7 @@ async def test_sigkill_mid_download_delivers_once_after_the_restart(
     write_process_config(config, fp, storage)
     first, second = tmp_path / "first.log", tmp_path / "second.log"
     async with bot_process(fd, config, first) as proc:
-        sub = await open_and_submit(fd, std, "A slow download.")
+        sub = await open_and_submit(fd, std.guild, std.text, std.alice, "A slow download.")
         await eventually(lambda: "is queued" in followup_text(sub), what="the member's answer")
         fp.inject(Fault(route="content", kind="slow", delay=2.0))
         fp.advance(3600)

@@ -34,8 +34,9 @@ T = TypeVar("T")
 # the provider closer than granted, and a one-second window there could hold one too
 # many. The slack keeps any `rate` + 1 consecutive grants at least 1 + FLEET_SLACK
 # seconds apart, so the provider sees at most `rate` in any second as long as those
-# delays differ by less than FLEET_SLACK seconds; it costs the fleet 5 % of the ceiling.
-FLEET_SLACK = 0.05
+# delays differ by less than FLEET_SLACK seconds; it costs the fleet 10 % of the ceiling.
+# 50 ms was exceeded on a saturated 2-core machine (tests/test_fleet_e2e.py); 100 ms holds.
+FLEET_SLACK = 0.1
 
 # Longer than this without an answer from the shared pacing and the request goes on the
 # local pacer alone (logged): a slow database must not hold every request of the key.

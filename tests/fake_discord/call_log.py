@@ -27,6 +27,9 @@ class CallLog:
     def __init__(self) -> None:
         self.calls: list[RecordedCall] = []
         self.failures: list[FailureRule] = []
+        # Names the client behind a call from its TCP port (`RecordedCall.sender`); asked
+        # while the call is open, when the client's socket still exists.
+        self.sender_of: Callable[[int], str | None] | None = None
         self._changed = asyncio.Condition()
 
     def record(self, call: RecordedCall) -> None:

@@ -4,6 +4,8 @@ Sharding as on Discord: an IDENTIFY with `shard: [shard_id, shard_count]` starts
 of that shard, whose READY and GUILD_CREATEs hold only its guilds (`(guild_id >> 22) %
 shard_count`), and every later dispatch of a guild, interactions included, goes only to
 the session of its shard (a DM's to shard 0). A client without `shard` gets everything.
+A second IDENTIFY for a shard whose session is still connected starts a second session
+beside it, as Discord allows during a rolling deploy: each gets the shard's events.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class GatewayLog:
     member_requests: list[JSON] = field(default_factory=list)
     connections: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)  # "identified" or "resumed", in order
+    began: list[tuple[int, int] | None] = field(default_factory=list)  # each one's shard
 
 
 @dataclass
@@ -88,7 +91,8 @@ class Gateway:
         self.world = world
         self.token = token
         self.log = GatewayLog()
-        # By session id; an IDENTIFY for a shard replaces that shard's earlier session.
+        # By session id; an IDENTIFY for a shard replaces that shard's earlier sessions
+        # whose client is gone (a live one stays: a rolling deploy's old process).
         self.sessions: dict[str, Session] = {}
         self._sockets: dict[web.WebSocketResponse, web.Request] = {}
         self._send_lock = asyncio.Lock()
@@ -150,7 +154,8 @@ class Gateway:
             await ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
             return
         async with self._send_lock:
-            for old in [s for s in self.sessions.values() if s.shard == shard]:
+            gone = [s for s in self.sessions.values() if not s.live or s.ws is ws]
+            for old in [s for s in gone if s.shard == shard]:
                 del self.sessions[old.id]
             session = Session(id=f"fake-session-{len(self.log.identifies)}", shard=shard)
             self.sessions[session.id] = session
@@ -162,7 +167,7 @@ class Gateway:
                 if session.holds(guild.id):
                     await self._dispatch_to(session, ws, "GUILD_CREATE", guild.gateway_payload())
             session.ws = ws
-        await self._session_began("identified")
+        await self._session_began("identified", shard)
 
     def _ready_payload(self, session: Session) -> JSON:
         base = self.world.base_url.replace("http://", "ws://", 1)
@@ -198,7 +203,7 @@ class Gateway:
                     await self._send(ws, {"op": 0, "t": event, "s": seq, "d": payload})
             await self._dispatch_to(session, ws, "RESUMED", {})
             session.ws = ws
-        await self._session_began("resumed")
+        await self._session_began("resumed", session.shard)
 
     async def _request_members(self, data: JSON) -> None:
         self.log.member_requests.append(data)
@@ -223,9 +228,10 @@ class Gateway:
         session.events.append((session.seq, event, data))
         await self._send(ws, {"op": 0, "t": event, "s": session.seq, "d": data})
 
-    async def _session_began(self, how: str) -> None:
+    async def _session_began(self, how: str, shard: tuple[int, int] | None) -> None:
         async with self._changed:
             self.log.sessions.append(how)
+            self.log.began.append(shard)
             self._changed.notify_all()
 
     # -- test side ---------------------------------------------------------------------
@@ -250,6 +256,13 @@ class Gateway:
                 self._changed.wait_for(lambda: len(self.log.sessions) >= count), within
             )
             return self.log.sessions[count - 1]
+
+    async def wait_began(self, shard: tuple[int, int] | None, count: int, within: float) -> None:
+        """Wait until `count` sessions (READY or RESUMED) of `shard` have begun."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: self.log.began.count(shard) >= count), within
+            )
 
     async def wait_shard(self, shard: tuple[int, int], within: float) -> None:
         """Wait until shard `(shard_id, shard_count)` has a live session (READY and its

@@ -47,6 +47,9 @@ class HttpFront:
             json=json_body,
             files=files,
         )
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if self.log.sender_of is not None and peer:
+            call.sender = self.log.sender_of(int(peer[1]))
         if parse_error:
             call.valid, call.errors = False, [parse_error]
         self.log.record(call)

@@ -32,7 +32,8 @@ class RecordedCall:
     `json` is the JSON body, or the `payload_json` part of a multipart body; `files` are
     the uploaded `files[N]` parts. `validated` says the body was checked against the
     spec; `valid` is False when the spec or the fake's extra limits refused it, with
-    `errors` saying why.
+    `errors` saying why. `sender` names the client that made it, when the test told the
+    fake how to tell (`FakeDiscord.sender_of`: tests/processes.py knows its processes).
     """
 
     method: str
@@ -50,6 +51,7 @@ class RecordedCall:
     response: Any = None
     injected: bool = False
     expected_problem: bool = False
+    sender: str | None = None
 
     @property
     def name(self) -> str:

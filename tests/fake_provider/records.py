@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,7 +11,14 @@ from typing import Any, Literal, get_args
 Route = Literal["create", "retrieve", "content", "list", "delete", "remix", "unknown"]
 FaultRoute = Literal["create", "retrieve", "content", "list", "delete", "remix", "any"]
 FaultKind = Literal[
-    "status", "accept_then_status", "slow", "bad_json", "drop", "drop_after_read", "truncate"
+    "status",
+    "accept_then_status",
+    "slow",
+    "hold",
+    "bad_json",
+    "drop",
+    "drop_after_read",
+    "truncate",
 ]
 
 
@@ -65,7 +73,9 @@ class RecordedRequest:
     answered the request, `status` the HTTP status sent (None if the
     connection was dropped), `job_id` the job a create or remix made.
     `arrived_at` is `time.monotonic()` when the request's head was read: real
-    time (not the fake clock), to measure a key's requests per second.
+    time (not the fake clock), to measure a key's requests per second. `sender`
+    names the client that sent it, when the test told the provider how to tell
+    (`FakeProvider.sender_of`: tests/processes.py knows its bot processes).
     """
 
     method: str
@@ -85,6 +95,7 @@ class RecordedRequest:
     status: int | None = None
     job_id: str | None = None
     arrived_at: float = field(default_factory=time.monotonic)
+    sender: str | None = None
 
 
 @dataclass
@@ -112,6 +123,9 @@ class Fault:
       front of a relay that accepted the create answering 502/504/524.
     - `slow`: really sleep `delay` seconds, then answer normally (the request
       is still carried out, even if the client gave up meanwhile).
+    - `hold`: wait until the test calls `release()` (or the provider closes),
+      then answer as `slow` does: a download that lasts exactly as long as the
+      test needs, whatever the machine's load.
     - `bad_json`: carry out the request (a create makes its job), then answer
       200 `application/json` with a truncated, unparseable body.
     - `drop`: close the connection without any response (nothing is done).
@@ -134,6 +148,8 @@ class Fault:
     remaining: int = field(init=False, repr=False)
     # Fake-clock time of the first use of a `window` fault.
     started_at: float | None = field(default=None, init=False, repr=False)
+    # Set by `release()`: the requests a `hold` fault keeps waiting go on.
+    released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.route not in get_args(FaultRoute):
@@ -147,6 +163,10 @@ class Fault:
         if self.window is not None and self.window <= 0:
             raise ValueError("a window must be positive")
         self.remaining = self.times
+
+    def release(self) -> None:
+        """Let the requests a `hold` fault keeps (and any it takes later) be answered."""
+        self.released.set()
 
     def applies_to(self, route: Route, variant: str | None = None) -> bool:
         """Whether the fault is for this route (and content variant), used up or not."""

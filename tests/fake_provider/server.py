@@ -102,6 +102,9 @@ class FakeProvider(VideoRoutes):
         self.list_status = list_status
         self.register_delay = register_delay
         self.requests: list[RecordedRequest] = []
+        # Names the client behind a request from its TCP port (`RecordedRequest.sender`);
+        # asked while the request is open, when the client's socket still exists.
+        self.sender_of: Callable[[int], str | None] | None = None
         self.jobs: dict[str, FakeJob] = {}
         self.faults: list[Fault] = []
         self._now = start_time
@@ -287,6 +290,9 @@ class FakeProvider(VideoRoutes):
             content_type=request.content_type.lower() if has_type else None,
             body=b"",
         )
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if self.sender_of is not None and peer:
+            record.sender = self.sender_of(int(peer[1]))
         try:
             record.body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -339,6 +345,8 @@ class FakeProvider(VideoRoutes):
         if fault is not None and kind == "slow":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=fault.delay)
+        if fault is not None and kind == "hold":
+            await _first_of(fault.released.wait(), self._closing.wait())
         if fault is not None and kind == "status":
             response = self._fault_response(fault)
         else:
@@ -414,3 +422,13 @@ class FakeProvider(VideoRoutes):
         if request.transport is not None:
             request.transport.close()
         return partial
+
+
+async def _first_of(*waits: Awaitable[object]) -> None:
+    """Return when the first of `waits` is done; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
