@@ -46,6 +46,7 @@ import json
 import math
 import os
 import random
+import re
 import sqlite3
 import statistics
 import sys
@@ -262,6 +263,19 @@ def cpu_of(pids: Sequence[int]) -> float:
     return total
 
 
+def cpu_wait_of(pids: Sequence[int]) -> float:
+    """Seconds the processes' threads have spent runnable but waiting for a CPU so far
+    (the scheduler's run delay, /proc/<pid>/task/<tid>/schedstat): high when the machine,
+    not the process, is what it waits for."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def pss_of(pids: Sequence[int]) -> int:
     """The processes' proportional set size, bytes: shared pages (PostgreSQL's shared
     buffers, in every backend's RSS) counted once in all."""
@@ -284,6 +298,7 @@ class Sample:
 
     perf: float
     cpu: dict[str, float]
+    cpu_wait: dict[str, float]
     machine: tuple[int, int]
     xacts: tuple[int, int] | None  # PostgreSQL (commits, rollbacks) of the bench's database
 
@@ -301,6 +316,23 @@ async def pg_xacts(url: str | None) -> tuple[int, int] | None:
         await conn.close()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+# What the bots logged: `bot.logs`' text format, "<date> <time> LEVEL logger: message".
+LOG_LINE = re.compile(r"^\S+ \S+ (WARNING|ERROR|CRITICAL)\s+(\S+): (.*)$")
+
+
+def log_problems(paths: Sequence[Path], top: int = 10) -> dict[str, int]:
+    """The bots' warnings and errors, alike ones (numbers aside) counted together."""
+    found: Counter[str] = Counter()
+    for path in paths:
+        with contextlib.suppress(OSError), path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                match = LOG_LINE.match(line)
+                if match:
+                    level, logger, message = match.groups()
+                    found[f"{level} {logger}: {re.sub(r'[0-9]+', 'N', message)[:110]}"] += 1
+    return dict(found.most_common(top))
 
 
 # -- the members ------------------------------------------------------------------------------
@@ -508,6 +540,8 @@ async def run_variant(
             storage = {"url": url}
         else:
             db = workdir / f"{variant.name}.sqlite3"
+            for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                leftover.unlink(missing_ok=True)  # a kept directory's earlier run
             await preload_sqlite(db, preload)
             storage = {"path": str(db)}
         preload_rows = [j.row for j in preload]
@@ -518,6 +552,7 @@ async def run_variant(
         bot_config(config, args, fd, provider_url, guilds, storage)
         bots: list[BotProcess] = []
         for p in range(variant.processes):
+            (workdir / f"{variant.name}-bot{p}.log").unlink(missing_ok=True)
             env: dict[str, str] = {}
             if variant.shard_count is not None:
                 env = {
@@ -541,6 +576,9 @@ async def run_variant(
             await asyncio.gather(*(b.__aexit__(None, None, None) for b in bots))
             gc.unfreeze()
         await jobs_after(out, fd, variant, workdir, url, preload_rows)
+        out.figures["log_problems"] = log_problems(
+            [workdir / f"{variant.name}-bot{p}.log" for p in range(variant.processes)]
+        )
         await provider.ask({"cmd": "quit"})
     if url is not None and server is not None:
         server.drop_database(url)
@@ -551,11 +589,11 @@ async def sample(
     fd_pid: int, bots: Sequence[BotProcess], provider: Child, pg: list[int], url: str | None
 ) -> Sample:
     assert provider.proc is not None
-    cpu = {f"bot{i}": cpu_of([b.pid]) for i, b in enumerate(bots)}
-    cpu["discord"] = cpu_of([fd_pid])
-    cpu["provider"] = cpu_of([provider.proc.pid])
-    cpu["postgres"] = cpu_of(pg)
-    return Sample(time.perf_counter(), cpu, machine_jiffies(), await pg_xacts(url))
+    pids = {f"bot{i}": [b.pid] for i, b in enumerate(bots)}
+    pids |= {"discord": [fd_pid], "provider": [provider.proc.pid], "postgres": pg}
+    cpu = {name: cpu_of(group) for name, group in pids.items()}
+    waits = {name: cpu_wait_of(group) for name, group in pids.items()}
+    return Sample(time.perf_counter(), cpu, waits, machine_jiffies(), await pg_xacts(url))
 
 
 async def measure(
@@ -602,6 +640,7 @@ async def measure(
     )
     window = last.perf - first.perf
     cpu = {name: (last.cpu[name] - first.cpu[name]) / window for name in last.cpu}
+    cpu_wait = {name: (last.cpu_wait[name] - first.cpu_wait[name]) / window for name in last.cpu}
     busy = (last.machine[0] - first.machine[0]) / CLOCK_TICKS / window
     xacts = None
     if first.xacts is not None and last.xacts is not None:
@@ -614,11 +653,12 @@ async def measure(
         "window_s": window,
         "tracked_s": mono1 - mono0,
         "submits": count,
-        "members": members_figures(fd, runs),
+        "members": members_figures(fd, runs, counted["creates"]),
         "provider": counted,
         "ceiling": args.rps,
         "finished_in_window": finished,
         "cpu": cpu,
+        "cpu_wait": cpu_wait,
         "machine_busy": busy,
         "rss": {name: s.get("VmRSS", 0) for name, s in rss.items()}
         | {"discord": proc_status(os.getpid()).get("VmRSS", 0)},
@@ -633,12 +673,21 @@ async def measure(
     }
 
 
-def members_figures(fd: FleetDiscord, runs: Sequence[MemberRun]) -> dict[str, Any]:
+def members_figures(
+    fd: FleetDiscord, runs: Sequence[MemberRun], creates: dict[str, float]
+) -> dict[str, Any]:
     opens = [r.opened.state for r in runs if r.opened is not None]
     subs = [r.submitted.state for r in runs if r.submitted is not None]
     open_ack = [s.acked_at - s.sent_at for s in opens if s.acked_at is not None]
     sub_ack = [s.acked_at - s.sent_at for s in subs if s.acked_at is not None]
     answered = [fd.answered_at[s.token] - s.sent_at for s in subs if s.token in fd.answered_at]
+    # perf_counter and monotonic are one clock on Linux; the offset keeps this honest anyway.
+    offset = time.monotonic() - time.perf_counter()
+    to_provider = [
+        creates[str(r.opened.id)] - offset - r.submitted.state.sent_at
+        for r in runs
+        if r.opened is not None and r.submitted is not None and str(r.opened.id) in creates
+    ]
     sent = sorted(s.sent_at for s in subs)
     late = [s.sent_at - r.due for r in runs if r.submitted is not None for s in [r.submitted.state]]
     return {
@@ -651,6 +700,8 @@ def members_figures(fd: FleetDiscord, runs: Sequence[MemberRun]) -> dict[str, An
         "submit_over_3s": sum(v > DISCORD_DEADLINE for v in sub_ack),
         "submit_unacked": len(subs) - len(sub_ack),
         "answer_ms": ms(answered),
+        "to_provider_ms": ms(to_provider),
+        "reached_provider": len(to_provider),
         "unanswered": len(subs) - len(answered),
         "sent_rate": (len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else 0.0,
         "sent_late_ms": ms(late),
@@ -736,6 +787,7 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
         "marked_not_posted": len(marked - set(posts)),
         "posted_unknown_job": len(set(posts) - set(jobs)),
         "cpu": f["cpu"],
+        "cpu_wait": f["cpu_wait"],
         "machine_busy": f["machine_busy"],
         "rss": f["rss"],
         "hwm": f["hwm"],
@@ -743,6 +795,7 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
         "xacts": f["xacts"],
         "discord_lag_ms": f["discord_lag_ms"],
         "discord_refused": f["discord_refused"],
+        "log_problems": f["log_problems"],
         "window_s": f["window_s"],
         "tracked_s": tracked,
     }
@@ -774,18 +827,19 @@ def print_report(summaries: Sequence[dict[str, Any]], args: argparse.Namespace) 
     )
     print(
         "| variant | submit ack p50 / p99 / max ms | over 3 s | opens over 3 s "
-        "| answer p50 / p99 ms | submits/s sent | errors |"
+        "| create at provider p50 / p99 ms | answer p50 / p99 ms | submits/s sent | errors |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for s in summaries:
         m = s["members"]
-        a, o, r = m["submit_ack_ms"], m["open_ack_ms"], m["answer_ms"]
+        a, o, r, c = m["submit_ack_ms"], m["open_ack_ms"], m["answer_ms"], m["to_provider_ms"]
         print(
             row(
                 s["describe"],
                 f"{fmt(a['p50'])} / {fmt(a['p99'])} / {fmt(a['max'])}",
                 f"{m['submit_over_3s'] + m['submit_unacked']} of {m['submitted']:,}",
                 f"{m['open_over_3s'] + m['open_unanswered']} (p99 {fmt(o['p99'])})",
+                f"{fmt(c['p50'])} / {fmt(c['p99'])} ({m['submitted'] - m['reached_provider']} not)",
                 f"{fmt(r['p50'])} / {fmt(r['p99'])} ({m['unanswered']} unanswered)",
                 f"{m['sent_rate']:.1f}",
                 ", ".join(f"{k} {v}" for k, v in m["errors"].items()) or "none",
@@ -815,27 +869,42 @@ def print_report(summaries: Sequence[dict[str, Any]], args: argparse.Namespace) 
             )
         )
     print(
-        "\n| variant | CPU % of a core: bots | fake Discord | provider | PostgreSQL "
-        f"| machine busy (of {cores * 100} %) | of which others' | RSS MB: bots (peak) | PostgreSQL PSS MB "
-        "| PG commits/s | fake loop lag p99 / max ms |"
+        "\n| variant | CPU % of a core (% waiting for one): bots | fake Discord | provider "
+        f"| PostgreSQL | machine busy (of {cores * 100} %) | of which others' |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for s in summaries:
-        cpu = s["cpu"]
+        cpu, wait = s["cpu"], s["cpu_wait"]
         bots = sorted(k for k in cpu if k.startswith("bot"))
+
+        def use(name: str, cpu: dict[str, float] = cpu, wait: dict[str, float] = wait) -> str:
+            return f"{cpu[name] * 100:.0f} ({wait[name] * 100:.0f})"
+
+        print(
+            row(
+                s["describe"],
+                " + ".join(use(b) for b in bots),
+                use("discord"),
+                use("provider"),
+                use("postgres") if s["xacts"] else "-",
+                f"{s['machine_busy'] * 100:.0f}",
+                f"{(s['machine_busy'] - sum(cpu.values())) * 100:.0f}",
+            )
+        )
+    print(
+        "\n| variant | RSS MB: bots (peak) | PostgreSQL PSS MB | PG commits/s (rollbacks) "
+        "| fake Discord loop lag p99 / max ms |"
+    )
+    print("|---|---|---|---|---|")
+    for s in summaries:
+        bots = sorted(k for k in s["rss"] if k.startswith("bot"))
         xacts = s["xacts"]
         print(
             row(
                 s["describe"],
-                " + ".join(f"{cpu[b] * 100:.0f}" for b in bots),
-                f"{cpu['discord'] * 100:.0f}",
-                f"{cpu['provider'] * 100:.0f}",
-                f"{cpu['postgres'] * 100:.0f}" if xacts else "-",
-                f"{s['machine_busy'] * 100:.0f}",
-                f"{(s['machine_busy'] - sum(cpu.values())) * 100:.0f}",
                 " + ".join(f"{s['rss'][b] / MB:.0f} ({s['hwm'][b] / MB:.0f})" for b in bots),
                 f"{s['pg_pss'] / MB:.0f}" if xacts else "-",
-                f"{xacts['commit_per_s']:,.0f}" if xacts else "-",
+                f"{xacts['commit_per_s']:,.0f} ({xacts['rollback_per_s']:,.0f})" if xacts else "-",
                 f"{fmt(s['discord_lag_ms']['p99'])} / {fmt(s['discord_lag_ms']['max'])}",
             )
         )
@@ -846,6 +915,8 @@ def print_report(summaries: Sequence[dict[str, Any]], args: argparse.Namespace) 
             f" posted but not marked delivered {s['posted_not_marked']}, marked but not posted"
             f" {s['marked_not_posted']}, posts for unknown jobs {s['posted_unknown_job']}"
         )
+        for line, times in s["log_problems"].items():
+            say(f"  {times:>6,} x {line}")
 
 
 def memory_dir() -> str | None:
@@ -864,10 +935,16 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
     server = start_server() if any(v.postgres for v in chosen) else None
     summaries: list[dict[str, Any]] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-fleet-", dir=memory_dir()) as tmp:
+        with contextlib.ExitStack() as stack:
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                workdir = args.keep
+            else:
+                tmp = tempfile.TemporaryDirectory(prefix="bench-fleet-", dir=memory_dir())
+                workdir = Path(stack.enter_context(tmp))
             for variant in chosen:
                 say(f"{variant.name}: {variant.describe()}")
-                outcome = await run_variant(variant, args, Path(tmp), server)
+                outcome = await run_variant(variant, args, workdir, server)
                 summaries.append(summarize(outcome))
     finally:
         if server is not None:
@@ -913,6 +990,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="work in this directory and keep it (configs, bot logs, the SQLite file)",
+    )
     args = parser.parse_args(argv)
     if args.job_seconds is None:
         args.job_seconds = max(10.0, args.preload / args.rate)

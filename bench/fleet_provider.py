@@ -15,8 +15,8 @@ JSON line:
   without requests (the open jobs a fleet restarts with), queued until "go";
 - `{"cmd": "go"}`: the seeded jobs run from now: each completes `finish_offset` seconds
   later, as far along as that makes it (answers `{"at": time.time()}`);
-- `{"cmd": "count", "since": m0, "until": m1}` (monotonic): requests by route, and per
-  key the total and the most within any one second;
+- `{"cmd": "count", "since": m0, "until": m1}` (monotonic): requests by route, per key
+  the total and the most within any one second, and when each form's create arrived;
 - `{"cmd": "finished", "since": w0, "until": w1}` (wall clock): `{task_id: completed_at}`
   of every job completing in that span;
 - `{"cmd": "quit"}` (or the end of stdin).
@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import socket
 import sys
 import time
 from collections import Counter, defaultdict
@@ -34,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.procs import LISTEN_BACKLOG
 from bench.provider_proc import LeanProvider, reply
 from bench.tracker_load_bot import most_in_one_second
 from tests.fake_provider.forms import ApiError
@@ -62,14 +65,38 @@ class FleetProvider(LeanProvider):
         # (monotonic arrival, key index or -1, route), in arrival order.
         self.arrivals: list[tuple[float, int, str]] = []
         self.seeded: dict[str, float] = {}  # task id -> seconds from "go" to completed
+        # The monotonic arrival of each create, by the form it came from: the `request`
+        # in its metadata ends in the request key, `quick:<the form's interaction id>`.
+        self.creates: dict[str, float] = {}
 
     def _clock(self) -> float:
         return time.time()
 
+    async def start(self) -> None:
+        """`FakeProvider.start` with a listen backlog of `LISTEN_BACKLOG`, not aiohttp's
+        128: the bots open a connection per concurrent request, and a burst of creates
+        overflowed the accept queue, so their connects timed out (submits refused as
+        "provider down") because of the fake, not the bots."""
+        app = web.Application(middlewares=[self._middleware], client_max_size=self.max_body_size)
+        self.add_routes(app)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        await web.SockSite(runner, sock, backlog=LISTEN_BACKLOG).start()
+        self._runner = runner
+        self._closing.clear()
+
     async def _record(self, request: web.Request) -> tuple[RecordedRequest, ApiError | None]:
         record, problem = await super()._record(request)
         key = self.key_index.get(record.key or "", -1)
-        self.arrivals.append((time.monotonic(), key, record.route))
+        arrived = time.monotonic()
+        self.arrivals.append((arrived, key, record.route))
+        if record.route == "create":
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                request = json.loads(record.fields.get("metadata") or "{}")["request"]
+                self.creates.setdefault(request.rpartition(":quick:")[2], arrived)
         return record, problem
 
     def seed(self, jobs: list[list[Any]]) -> int:
@@ -112,6 +139,7 @@ class FleetProvider(LeanProvider):
                 for k, times in sorted(by_key.items())
             },
             "refused_creates": self.refused_creates,
+            "creates": {form: at for form, at in self.creates.items() if since <= at <= until},
         }
 
     def finished(self, since: float, until: float) -> dict[str, float]:
