@@ -61,6 +61,7 @@ from typing import Any
 import asyncpg
 from pydantic import SecretStr
 
+from bench.bot_proc import auth_digest
 from bench.fleet_discord import FleetDiscord, FleetGuild, add_card_and_thread, add_fleet_guilds
 from bench.procs import (
     BotProcess,
@@ -72,6 +73,7 @@ from bench.procs import (
     proc_status,
     write_toml,
 )
+from bench.tracker_load_bot import most_in_one_second
 from bot.profiles import RELAY
 from bot.store import Store
 from bot.store.postgres import PostgresDatabase
@@ -331,7 +333,9 @@ def log_problems(paths: Sequence[Path], top: int = 10) -> dict[str, int]:
                 match = LOG_LINE.match(line)
                 if match:
                     level, logger, message = match.groups()
-                    found[f"{level} {logger}: {re.sub(r'[0-9]+', 'N', message)[:110]}"] += 1
+                    # Ids, task ids, key digests and counts aside: alike lines together.
+                    alike = re.sub(r"[^\s(),=:]*[0-9][^\s(),=:]*", "N", message)[:110]
+                    found[f"{level} {logger}: {alike}"] += 1
     return dict(found.most_common(top))
 
 
@@ -422,6 +426,29 @@ class Outcome:
     variant: str
     setup: dict[str, float] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+
+
+def sent_log(workdir: Path, variant: Variant, process: int) -> Path:
+    """Where bot `process` writes when it sent each provider request (`--request-log`)."""
+    return workdir / f"{variant.name}-bot{process}.sent.json"
+
+
+def sent_peaks(
+    paths: Sequence[Path], keys: int, since: float, until: float
+) -> dict[str, dict[str, int]]:
+    """Per key, the requests the bots sent in [since, until] (monotonic) and the most of
+    them within any one second, all processes together."""
+    index = {auth_digest(f"Bearer {key_of(i)}"): i for i in range(keys)}
+    sent: dict[int, list[float]] = {i: [] for i in range(keys)}
+    for path in paths:
+        with contextlib.suppress(OSError):
+            for digest, times in json.loads(path.read_text(encoding="utf-8")).items():
+                if digest in index:
+                    sent[index[digest]] += [t for t in times if since <= t <= until]
+    return {
+        str(i): {"total": len(times), "peak_1s": most_in_one_second(sorted(times))}
+        for i, times in sent.items()
+    }
 
 
 def bot_config(
@@ -515,8 +542,6 @@ async def run_variant(
         str(queued),
         "--run-seconds",
         str(args.job_seconds - queued),
-        "--video-bytes",
-        str(args.video_bytes),
         line_limit=256 * MB,
     )
     async with provider, FleetDiscord() as fd:
@@ -559,7 +584,15 @@ async def run_variant(
                     "STORYBOARD_SHARD_COUNT": str(variant.shard_count),
                     "STORYBOARD_SHARD_IDS": ",".join(map(str, variant.shard_ids(p))),
                 }
-            bots.append(BotProcess(fd, config, workdir / f"{variant.name}-bot{p}.log", env=env))
+            bots.append(
+                BotProcess(
+                    fd,
+                    config,
+                    workdir / f"{variant.name}-bot{p}.log",
+                    env=env,
+                    extra_args=["--request-log", str(sent_log(workdir, variant, p))],
+                )
+            )
         # The fake's heap (guilds, cards, threads) is made: the collector need not walk it
         # again, which paused the fake's event loop mid-run.
         gc.collect()
@@ -578,6 +611,12 @@ async def run_variant(
         await jobs_after(out, fd, variant, workdir, url, preload_rows)
         out.figures["log_problems"] = log_problems(
             [workdir / f"{variant.name}-bot{p}.log" for p in range(variant.processes)]
+        )
+        out.figures["sent"] = sent_peaks(
+            [sent_log(workdir, variant, p) for p in range(variant.processes)],
+            args.keys,
+            out.figures["mono0"],
+            out.figures["mono1"],
         )
         await provider.ask({"cmd": "quit"})
     if url is not None and server is not None:
@@ -670,6 +709,8 @@ async def measure(
             "max": max(window_lags, default=0.0) * 1000,
         },
         "wall0": wall0,
+        "mono0": mono0,
+        "mono1": mono1,
     }
 
 
@@ -762,6 +803,7 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
     tracked = f["tracked_s"]
     per_key = [v["total"] / tracked for k, v in keys.items() if k != "-1"]
     peaks = [v["peak_1s"] for k, v in keys.items() if k != "-1"]
+    sent = [v["peak_1s"] for v in f["sent"].values()]
     return {
         "variant": outcome.variant,
         "describe": f["variant"],
@@ -773,6 +815,8 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
         "key_mean_per_s": statistics.mean(per_key) if per_key else 0.0,
         "key_peak_1s": max(peaks, default=0),
         "keys_over_ceiling": sum(p > f["ceiling"] for p in peaks),
+        "sent_key_peak_1s": max(sent, default=0),
+        "keys_over_ceiling_sent": sum(p > f["ceiling"] for p in sent),
         "ceiling": f["ceiling"],
         "completed_in_window": len(f["finished_in_window"]),
         "delivered_of_those": len(lags),
@@ -786,6 +830,7 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
         "posted_not_marked": len(set(posts) - marked),
         "marked_not_posted": len(marked - set(posts)),
         "posted_unknown_job": len(set(posts) - set(jobs)),
+        "preloaded": f["preloaded"],
         "cpu": f["cpu"],
         "cpu_wait": f["cpu_wait"],
         "machine_busy": f["machine_busy"],
@@ -846,21 +891,35 @@ def print_report(summaries: Sequence[dict[str, Any]], args: argparse.Namespace) 
             )
         )
     print(
-        "\n| variant | provider requests/s (retrieve, create, content) | per key mean / most in 1 s"
-        " (ceiling) | keys over | completed in window -> delivered by end | lag p50 / p95 s "
-        "| posts / jobs posted | duplicates | job states at end |"
+        "\n| variant | provider requests/s (retrieve, create, content) | per key, mean /s "
+        "| most in any 1 s, sent by the bots / received (ceiling) | keys over, sent / received "
+        "| an open job looked at every |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for s in summaries:
         routes = s["provider_routes"]
         t = s["tracked_s"]
+        looks = routes.get("retrieve", 0) / t
         print(
             row(
                 s["describe"],
-                f"{s['provider_total_per_s']:.1f} ({routes.get('retrieve', 0) / t:.1f},"
+                f"{s['provider_total_per_s']:.1f} ({looks:.1f},"
                 f" {routes.get('create', 0) / t:.1f}, {routes.get('content', 0) / t:.1f})",
-                f"{s['key_mean_per_s']:.2f} / {s['key_peak_1s']} ({s['ceiling']:g})",
-                str(s["keys_over_ceiling"]),
+                f"{s['key_mean_per_s']:.2f}",
+                f"{s['sent_key_peak_1s']} / {s['key_peak_1s']} ({s['ceiling']:g})",
+                f"{s['keys_over_ceiling_sent']} / {s['keys_over_ceiling']}",
+                f"~{s['preloaded'] / looks:,.0f} s" if looks else "-",
+            )
+        )
+    print(
+        "\n| variant | completed in the window -> delivered by the end | lag p50 / p95 s "
+        "| posts / jobs posted | duplicate posts | jobs at the end |"
+    )
+    print("|---|---|---|---|---|---|")
+    for s in summaries:
+        print(
+            row(
+                s["describe"],
                 f"{s['completed_in_window']:,} -> {s['delivered_of_those']:,}",
                 f"{lag(s['lag_p50_s'], s)} / {lag(s['lag_p95_s'], s)}",
                 f"{s['posts']:,} / {s['jobs_posted']:,}",
@@ -986,7 +1045,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds between ready and go")
     parser.add_argument("--poll-min", type=float, default=5.0, help="[tracking] poll_min_seconds")
     parser.add_argument("--poll-max", type=float, default=60.0, help="[tracking] poll_max_seconds")
-    parser.add_argument("--video-bytes", type=int, default=8 * 1024)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")

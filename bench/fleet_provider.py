@@ -5,8 +5,10 @@
 `--queue-seconds` and runs `--run-seconds`, in real seconds, so the bots see jobs finish
 while the benchmark runs. It notes every request's arrival (`time.monotonic()`, which is
 system-wide on Linux, so comparable with the benchmark's), key and route: the per-key
-ceiling is checked where the provider would enforce it. Its video is `--video-bytes`
-long (a delivery's upload is not what the benchmark measures).
+ceiling is checked where the provider would enforce it. Every job's video is one real
+H.264 MP4 made at start (`tests.video_samples`, 640x360, 2 s, about 60 KB): a delivery
+downloads it, posts it and decodes its first frame for the card's still, as with a real
+video, only smaller.
 
 It prints `{"base_url": ...}`, then answers one JSON command per stdin line with one
 JSON line:
@@ -30,8 +32,10 @@ import contextlib
 import json
 import socket
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -42,6 +46,7 @@ from bench.tracker_load_bot import most_in_one_second
 from tests.fake_provider.forms import ApiError
 from tests.fake_provider.jobs import FakeJob
 from tests.fake_provider.records import RecordedRequest
+from tests.video_samples import make_video
 
 # Seeded jobs wait this far in the future (queued) until "go" sets their timeline.
 NOT_YET = 10 * 365 * 86400.0
@@ -54,13 +59,14 @@ class FleetProvider(LeanProvider):
     """`LeanProvider` with several keys, on the wall clock, noting each request's arrival."""
 
     def __init__(
-        self, keys: list[str], queue_seconds: float, run_seconds: float, video_bytes: int
+        self, keys: list[str], queue_seconds: float, run_seconds: float, video: bytes
     ) -> None:
         super().__init__(set(keys), "relay")
         self.key_index = {key: i for i, key in enumerate(keys)}
         self.queue_seconds = queue_seconds
         self.run_seconds = run_seconds
-        self.content_size = video_bytes
+        self.serve_video(video)
+        self.content_size = 64  # the noise the content route makes before serving the video
         self.expires_seconds = None  # a video kept for as long as the benchmark runs
         # (monotonic arrival, key index or -1, route), in arrival order.
         self.arrivals: list[tuple[float, int, str]] = []
@@ -151,10 +157,25 @@ class FleetProvider(LeanProvider):
         return done
 
 
+def small_video() -> bytes:
+    with tempfile.TemporaryDirectory(prefix="fleet-video-") as tmp:
+        path = make_video(
+            Path(tmp) / "video.mp4",
+            width=640,
+            height=360,
+            seconds=2.0,
+            fps=15,
+            bitrate=250_000,
+            audio=False,
+            grain=8,
+        )
+        return path.read_bytes()
+
+
 async def serve(args: argparse.Namespace) -> None:
     deadline = time.monotonic() + MAX_LIFETIME_SECONDS
     keys = [line for line in args.keys.split(",") if line]
-    provider = FleetProvider(keys, args.queue_seconds, args.run_seconds, args.video_bytes)
+    provider = FleetProvider(keys, args.queue_seconds, args.run_seconds, small_video())
     async with provider:
         reply({"base_url": provider.base_url})
         for _ in range(MAX_COMMANDS):
@@ -188,7 +209,6 @@ def main() -> None:
     parser.add_argument("--keys", required=True, help="the accepted keys, comma-separated")
     parser.add_argument("--queue-seconds", type=float, required=True)
     parser.add_argument("--run-seconds", type=float, required=True)
-    parser.add_argument("--video-bytes", type=int, default=8 * 1024)
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -18,7 +18,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -201,6 +201,7 @@ class BotProcess:
         image_bound: int = 0,
         log_level: str = "WARNING",
         env: Mapping[str, str] | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self._env = None if env is None else {**os.environ, **env}
         self._argv = [
@@ -222,6 +223,7 @@ class BotProcess:
             self._argv.append("--bare")
         if image_bound:
             self._argv += ["--image-bound", str(image_bound)]
+        self._argv += extra_args
         self._fd = fd
         self._log_path = log_path
         self._proc: asyncio.subprocess.Process | None = None
