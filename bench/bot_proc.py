@@ -10,7 +10,11 @@ Storyboard bot, so its memory is the bot's.
 Benchmark-only knobs: `--image-bound N` replaces the bot's two image
 semaphores (`image_slots`, held from download to the provider's answer, and
 `video_api.image_slots` for uploads, both 8) with N-slot ones; `--bare` runs the
-baseline of `bench.ack_latency` (a discord.py bot whose modal only defers).
+baseline of `bench.ack_latency` (a discord.py bot whose modal only defers);
+`--request-log PATH` notes when each request's headers left the process (aiohttp's own
+trace hook on every session, the bot untouched), by a digest of its Authorization
+header, and writes them to PATH as JSON at the end (`bench.fleet`'s per-key ceiling, as
+the bots sent it).
 
 It stops on SIGTERM/SIGINT or at the end of its stdin.
 """
@@ -20,13 +24,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import signal
 import sys
 import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import discord
 import discord.asset
 import discord.gateway
@@ -56,6 +66,37 @@ def point_discord_py(api_base: str, gateway_url: str, cdn_base: str) -> None:
     discord.http.Route.BASE = api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
     discord.asset.Asset.BASE = cdn_base
+
+
+def auth_digest(authorization: str) -> str:
+    """How `--request-log` names a key: never the key itself."""
+    return hashlib.sha256(authorization.encode()).hexdigest()[:16]
+
+
+def log_requests() -> dict[str, list[float]]:
+    """Every aiohttp session made from now on notes (time.monotonic()) when each request's
+    headers are written, by `auth_digest` of its Authorization header."""
+    sent: dict[str, list[float]] = defaultdict(list)
+
+    async def headers_sent(
+        session: aiohttp.ClientSession,
+        ctx: Any,
+        params: aiohttp.TraceRequestHeadersSentParams,
+    ) -> None:
+        authorization = params.headers.get("Authorization")
+        if authorization:
+            sent[auth_digest(authorization)].append(time.monotonic())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(headers_sent)
+    original = aiohttp.ClientSession.__init__
+
+    def with_trace(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+        kwargs["trace_configs"] = [*(kwargs.get("trace_configs") or ()), trace]
+        original(self, *args, **kwargs)
+
+    aiohttp.ClientSession.__init__ = with_trace  # type: ignore[method-assign]
+    return sent
 
 
 def stop_at_end_of_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
@@ -99,7 +140,9 @@ def main() -> None:
     parser.add_argument("--bare", action="store_true")
     parser.add_argument("--image-bound", type=int, default=0)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--request-log", type=Path, default=None)
     args = parser.parse_args()
+    sent = log_requests() if args.request_log is not None else None
 
     point_discord_py(args.api, args.gateway, args.cdn)
     config = load_config(args.config, env=os.environ)
@@ -115,8 +158,12 @@ def main() -> None:
             return BoundedBot(config, args.image_bound)
         return StoryboardBot(config)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(make_bot, config.discord_token.get_secret_value()))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(make_bot, config.discord_token.get_secret_value()))
+    finally:
+        if args.request_log is not None and sent is not None:
+            args.request_log.write_text(json.dumps(sent), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -42,9 +43,11 @@ LISTEN_BACKLOG = 4096
 class Child:
     """A helper process speaking one JSON object per line on stdin/stdout."""
 
-    def __init__(self, module: str, *args: str) -> None:
+    def __init__(self, module: str, *args: str, line_limit: int = 64 * 1024) -> None:
         self._argv = (sys.executable, "-m", module, *args)
         self.module = module
+        # The longest answer line it may send (asyncio's default is 64 KiB).
+        self._line_limit = line_limit
         self.proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> Self:
@@ -53,6 +56,7 @@ class Child:
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            limit=self._line_limit,
         )
         return self
 
@@ -196,7 +200,10 @@ class BotProcess:
         bare: bool = False,
         image_bound: int = 0,
         log_level: str = "WARNING",
+        env: Mapping[str, str] | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
+        self._env = None if env is None else {**os.environ, **env}
         self._argv = [
             sys.executable,
             "-m",
@@ -216,6 +223,7 @@ class BotProcess:
             self._argv.append("--bare")
         if image_bound:
             self._argv += ["--image-bound", str(image_bound)]
+        self._argv += extra_args
         self._fd = fd
         self._log_path = log_path
         self._proc: asyncio.subprocess.Process | None = None
@@ -244,6 +252,7 @@ class BotProcess:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=log,
                 stderr=log,
+                env=self._env,
             )
         try:
             await self._fd.gateway.wait_sessions(sessions + 1, 60)
