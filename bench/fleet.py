@@ -266,15 +266,16 @@ def cpu_of(pids: Sequence[int]) -> float:
 
 
 def cpu_wait_of(pids: Sequence[int]) -> float:
-    """Seconds the processes' threads have spent runnable but waiting for a CPU so far
-    (the scheduler's run delay, /proc/<pid>/task/<tid>/schedstat): high when the machine,
-    not the process, is what it waits for."""
+    """Seconds the processes' main threads (the bots' event loops; PostgreSQL's processes
+    have one thread) have spent runnable but waiting for a CPU so far: the scheduler's run
+    delay, /proc/<pid>/schedstat. High when the machine, not the process, held it up."""
     total = 0
     for pid in pids:
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    total += int((task / "schedstat").read_text().split()[1])
+        with (
+            contextlib.suppress(OSError, ValueError, IndexError),
+            open(f"/proc/{pid}/schedstat", encoding="ascii") as fh,
+        ):
+            total += int(fh.read().split()[1])
     return total / 1e9
 
 
@@ -569,8 +570,8 @@ async def run_variant(
                 leftover.unlink(missing_ok=True)  # a kept directory's earlier run
             await preload_sqlite(db, preload)
             storage = {"path": str(db)}
-        preload_rows = [j.row for j in preload]
-        del preload
+        preloaded = len(preload)
+        del preload  # the rows: the bots read them from the store from now on
         out.setup["preload_s"] = time.monotonic() - began
 
         config = workdir / f"{variant.name}.toml"
@@ -608,7 +609,7 @@ async def run_variant(
         finally:
             await asyncio.gather(*(b.__aexit__(None, None, None) for b in bots))
             gc.unfreeze()
-        await jobs_after(out, fd, variant, workdir, url, preload_rows)
+        await jobs_after(out, fd, variant, workdir, url, preloaded)
         out.figures["log_problems"] = log_problems(
             [workdir / f"{variant.name}-bot{p}.log" for p in range(variant.processes)]
         )
@@ -756,7 +757,7 @@ async def jobs_after(
     variant: Variant,
     workdir: Path,
     url: str | None,
-    preload_rows: Sequence[tuple[Any, ...]],
+    preloaded: int,
 ) -> None:
     """Once the bots stopped (a delivery under way at the end is finished by the stop):
     every post at the fake Discord, and the store's word on every job."""
@@ -775,7 +776,7 @@ async def jobs_after(
         with contextlib.closing(sqlite3.connect(workdir / f"{variant.name}.sqlite3")) as db:
             rows = db.execute(query).fetchall()
     out.figures["jobs"] = [list(r) for r in rows]
-    out.figures["preloaded"] = len(preload_rows)
+    out.figures["preloaded"] = preloaded
 
 
 # -- the report --------------------------------------------------------------------------------

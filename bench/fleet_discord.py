@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from bench.procs import BenchDiscord, StampingGateway
 from tests.fake_discord.gateway import Session, guild_of
@@ -167,6 +167,10 @@ class FleetDiscord(BenchDiscord):
         # perf_counter() of the first accepted webhook call (followup, @original edit) per
         # interaction token: when the member's deferred answer was resolved.
         self.answered_at: dict[str, float] = {}
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
 
     @property
     def fleet_world(self) -> FleetWorld:

@@ -101,8 +101,8 @@ class FleetProvider(LeanProvider):
         self.arrivals.append((arrived, key, record.route))
         if record.route == "create":
             with contextlib.suppress(ValueError, TypeError, AttributeError):
-                request = json.loads(record.fields.get("metadata") or "{}")["request"]
-                self.creates.setdefault(request.rpartition(":quick:")[2], arrived)
+                tag = str(json.loads(record.fields.get("metadata") or "{}")["request"])
+                self.creates.setdefault(tag.rpartition(":quick:")[2], arrived)
         return record, problem
 
     def seed(self, jobs: list[list[Any]]) -> int:
