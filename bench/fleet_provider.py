@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import socket
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -41,7 +40,7 @@ from typing import Any
 from aiohttp import web
 
 from bench.procs import LISTEN_BACKLOG
-from bench.provider_proc import LeanProvider, reply
+from bench.provider_proc import LeanProvider, commands, reply
 from bench.tracker_load_bot import most_in_one_second
 from tests.fake_provider.forms import ApiError
 from tests.fake_provider.jobs import FakeJob
@@ -52,7 +51,6 @@ from tests.video_samples import make_video
 NOT_YET = 10 * 365 * 86400.0
 # A backstop: the benchmark that started this process ends it long before.
 MAX_LIFETIME_SECONDS = 4 * 3600.0
-MAX_COMMANDS = 100_000
 
 
 class FleetProvider(LeanProvider):
@@ -173,19 +171,11 @@ def small_video() -> bytes:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    deadline = time.monotonic() + MAX_LIFETIME_SECONDS
     keys = [line for line in args.keys.split(",") if line]
     provider = FleetProvider(keys, args.queue_seconds, args.run_seconds, small_video())
     async with provider:
         reply({"base_url": provider.base_url})
-        for _ in range(MAX_COMMANDS):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            line = await asyncio.wait_for(asyncio.to_thread(sys.stdin.readline), left)
-            if not line:
-                break
-            command = json.loads(line)
+        async for command in commands(MAX_LIFETIME_SECONDS):
             match command.get("cmd"):
                 case "seed":
                     reply({"seeded": provider.seed(command["jobs"])})

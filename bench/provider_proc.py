@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import Any
@@ -126,18 +127,25 @@ def reply(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+async def commands(lifetime: float = MAX_LIFETIME_SECONDS) -> AsyncIterator[dict[str, Any]]:
+    """The commands the bench sends on stdin, one JSON object per line, until it closes
+    stdin or `lifetime` runs out (an orphaned helper never outlives its bench by long)."""
+    deadline = time.monotonic() + lifetime
+    for _ in range(MAX_COMMANDS):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        line = await asyncio.wait_for(asyncio.to_thread(sys.stdin.readline), left)
+        if not line:
+            return
+        command: dict[str, Any] = json.loads(line)
+        yield command
+
+
 async def serve(key: str, dialect: Dialect) -> None:
-    deadline = time.monotonic() + MAX_LIFETIME_SECONDS
     async with LeanProvider({key}, dialect) as provider:
         reply({"base_url": provider.base_url})
-        for _ in range(MAX_COMMANDS):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            line = await asyncio.wait_for(asyncio.to_thread(sys.stdin.readline), left)
-            if not line:
-                break
-            command = json.loads(line)
+        async for command in commands():
             match command.get("cmd"):
                 case "stats":
                     reply(provider.stats())
