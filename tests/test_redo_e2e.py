@@ -26,6 +26,7 @@ from tests.test_isolation_e2e import add_private_channel, revoke, text_of
 from tests.test_money_e2e import answered, button_ids, card_of, delivered, posts_in, press
 
 MODAL, MESSAGE = 9, 4
+CARD_EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 WEBHOOK_EDIT = "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
 
 
@@ -297,8 +298,21 @@ async def test_an_old_status_message_refreshes_the_real_card_not_itself(world: W
     world.provider.advance(3600)
     await world.wait_until(lambda: delivered(world, job.id))
     before = copy.deepcopy(shown)
+    job = await world.job(job.id)
+
+    def card_edits() -> int:
+        return sum(
+            1
+            for c in world.fd.calls_to(CARD_EDIT)
+            if c.params["message_id"] == str(job.card_message_id)
+        )
+
+    edits = card_edits()
     late = await press(world, shown, f"sb:cancel:{job.id}")
     assert "is now: Completed" in await answered(world, late)
+    # After answering, the press refreshes the job's own card: wait for that edit, so the
+    # test does not end (and the fakes stop) under it.
+    await world.wait_until(lambda: card_edits() > edits)
     assert world.provider.requests_to("delete") == []
     # The ephemeral answer is left as it was; the job's own card is the one kept current.
     assert world.fd.messages[int(shown["id"])] == before
