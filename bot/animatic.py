@@ -71,6 +71,9 @@ MUTED = (196, 200, 210)
 TRACK = (70, 72, 82)
 NOTCH = (230, 232, 238)
 FILL = (255, 190, 0)
+# Past the real video's end (a storyboard refused for its timing): the strip and the notes.
+OVER = (226, 54, 54)
+NOTE = (190, 30, 30, 230)
 # Scene text sizes tried, largest first, as shares of the picture's short side; a text
 # that fits at none is cut at the smallest with an ellipsis.
 SCENE_SIZES = (0.06, 0.052, 0.045, 0.038, 0.032)
@@ -112,14 +115,58 @@ class Animatic(BaseModel):
     frames: int
 
 
+class ReelShot(BaseModel):
+    """One picture of an animatic: a scene held for `seconds`. `note` is a warning drawn
+    under the header (the timing a refused storyboard got wrong, in the member's words);
+    an unnumbered card is a stretch of the video that no shot fills."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scene: str
+    seconds: int = Field(ge=1)
+    note: str = ""
+    numbered: bool = True
+
+
+class Reel(BaseModel):
+    """What an animatic plays: its pictures in order, the picture size ("1280x720"), and
+    the real video's length. When the pictures add up to another length (a storyboard
+    refused for its timing, shown as written), the strip marks where the video ends and
+    turns red past it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shots: tuple[ReelShot, ...] = Field(min_length=1)
+    size: str
+    video_seconds: int = Field(ge=1)
+
+    @property
+    def seconds(self) -> int:
+        return sum(shot.seconds for shot in self.shots)
+
+
+def reel_of(board: ValidStoryboard | Reel) -> Reel:
+    """A valid storyboard's reel: each shot for its duration, the video's whole length."""
+    if isinstance(board, Reel):
+        return board
+    durations = [shot.duration for shot in board.shots]
+    if any(d is None or d < 1 for d in durations):
+        raise ValueError("every shot needs a duration of at least 1 s")
+    shots = tuple(ReelShot(scene=shot.scene, seconds=shot.duration or 1) for shot in board.shots)
+    return Reel(shots=shots, size=board.size, video_seconds=sum(s.seconds for s in shots))
+
+
 def animatic_key(
-    board: ValidStoryboard, reference: bytes | None, options: AnimaticOptions = DEFAULT_OPTIONS
+    board: ValidStoryboard | Reel,
+    reference: bytes | None,
+    options: AnimaticOptions = DEFAULT_OPTIONS,
 ) -> str:
     """A digest of everything the animatic shows: equal keys, equal videos (a preview
     is rendered again only when its key changed)."""
-    digest = hashlib.sha256(f"animatic {RENDERER}\0{board.size}\0".encode())
-    for shot in board.shots:
-        digest.update(f"{shot.duration}\0{shot.scene}\0".encode())
+    reel = reel_of(board)
+    digest = hashlib.sha256(f"animatic {RENDERER}\0{reel.size}\0{reel.video_seconds}\0".encode())
+    for shot in reel.shots:
+        digest.update(f"{shot.seconds}\0{shot.numbered}\0{shot.scene}\0{shot.note}\0".encode())
     digest.update(options.model_dump_json().encode())
     digest.update(hashlib.sha256(reference).digest() if reference is not None else b"-")
     return digest.hexdigest()
@@ -337,29 +384,45 @@ def _draw_scene(
         y += step
 
 
-def _draw_track(draw: ImageDraw.ImageDraw, layout: _Layout, cuts: Sequence[float]) -> None:
-    """The empty strip, and a notch above it at each cut (shares of the whole length)."""
+def _draw_note(draw: ImageDraw.ImageDraw, layout: _Layout, note: str, top: int) -> int:
+    """A warning on a red panel under the header, wrapped to the picture; its bottom edge."""
+    font = _font(round(layout.unit * 0.04))
+    step = round(font.size * LINE_SPACING)
+    width = layout.width - 2 * layout.margin - 2 * layout.pad
+    lines = wrap(drawable(note), font, width)[:3]
+    left = layout.margin
+    right = left + 2 * layout.pad + max(round(font.getlength(line)) for line in lines)
+    bottom = top + 2 * layout.pad + len(lines) * step
+    draw.rounded_rectangle((left, top, right, bottom), radius=layout.pad, fill=NOTE)
+    y = top + layout.pad + (step - font.size) // 2
+    for line in lines:
+        draw.text((left + layout.pad, y), line, font=font, fill=TEXT)
+        y += step
+    return bottom
+
+
+def _draw_track(
+    draw: ImageDraw.ImageDraw, layout: _Layout, cuts: Sequence[float], end: float
+) -> None:
+    """The empty strip, a notch above it at each cut (shares of the whole length), and
+    a red mark twice as tall where the real video ends, when that is not the end."""
     draw.rectangle((0, layout.strip_top, layout.width, layout.height), fill=TRACK)
     notch = layout.strip_height
     for share in cuts:
         x = round(layout.width * share)
         draw.rectangle((x - 1, layout.strip_top - notch, x, layout.strip_top - 1), fill=NOTCH)
+    if end < 1:
+        x = round(layout.width * end)
+        draw.rectangle((x - 2, layout.strip_top - 2 * notch, x + 1, layout.height), fill=OVER)
 
 
-def _durations(board: ValidStoryboard) -> list[int]:
-    durations = [shot.duration for shot in board.shots]
-    if any(d is None or d < 1 for d in durations):
-        raise ValueError("every shot needs a duration of at least 1 s")
-    return [d for d in durations if d is not None]
-
-
-def _size(board: ValidStoryboard) -> tuple[int, int]:
-    width, _, height = board.size.partition("x")
+def _size(reel: Reel) -> tuple[int, int]:
+    width, _, height = reel.size.partition("x")
     return int(width) // 2 * 2, int(height) // 2 * 2  # yuv420p: even sides
 
 
 def shot_picture(
-    board: ValidStoryboard,
+    board: ValidStoryboard | Reel,
     index: int,
     *,
     reference: bytes | None = None,
@@ -369,26 +432,36 @@ def shot_picture(
     """Shot `index` (from 0) as the animatic shows it, strip empty: an RGB picture of
     the video's size, over `reference` (an image file's bytes) or, given instead,
     `fitted` (that image already fitted, to fit it once for all shots); with neither,
-    over the plain background."""
-    width, height = _size(board)
+    over the plain background. An unnumbered card is always on the plain background."""
+    reel = reel_of(board)
+    width, height = _size(reel)
     layout = _Layout(width, height)
-    durations = _durations(board)
+    shot = reel.shots[index]
+    durations = [s.seconds for s in reel.shots]
     total = sum(durations)
     start = sum(durations[:index])
-    if fitted is None:
+    if fitted is None and shot.numbered:
         fitted = _reference_picture(layout, reference, options)
-    if fitted is None:
+    plain = fitted is None or not shot.numbered
+    if fitted is None or plain:
         picture = Image.new("RGBA", (width, height), (*BACKGROUND, 255))
     else:
         picture = fitted.convert("RGBA")
     overlay = Image.new("RGBA", picture.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
-    timing = f"{durations[index]} s · {_seconds(start)}–{_seconds(start + durations[index])}"
-    bottom = _draw_header(draw, layout, (f"{index + 1}/{len(durations)}", timing))
-    scene = drawable(board.shots[index].scene)
-    _draw_scene(draw, layout, scene, bottom + layout.margin, centred=fitted is None)
+    timing = f"{shot.seconds} s · {_seconds(start)}–{_seconds(start + shot.seconds)}"
+    if shot.numbered:
+        numbered = [n for n, s in enumerate(reel.shots) if s.numbered]
+        header = (f"{numbered.index(index) + 1}/{len(numbered)}", timing)
+    else:
+        header = ("–", timing)
+    bottom = _draw_header(draw, layout, header)
+    if shot.note:
+        bottom = _draw_note(draw, layout, shot.note, bottom + layout.pad)
+    scene = drawable(shot.scene)
+    _draw_scene(draw, layout, scene, bottom + layout.margin, centred=plain)
     cuts = [sum(durations[: n + 1]) / total for n in range(len(durations) - 1)]
-    _draw_track(draw, layout, cuts)
+    _draw_track(draw, layout, cuts, reel.video_seconds / total)
     return Image.alpha_composite(picture, overlay).convert("RGB")
 
 
@@ -421,20 +494,24 @@ class _Planes:
                     row * source.line_size : row * source.line_size + target.width
                 ]
             self.planes.append(bytes(data))
-        self.fill = _yuv(FILL)
+        self.fill, self.over = _yuv(FILL), _yuv(OVER)
 
-    def frame(self, filled: int) -> VideoFrame:
-        """A frame of this shot with the strip filled over its first `filled` columns."""
+    def frame(self, filled: int, end: int) -> VideoFrame:
+        """A frame of this shot with the strip filled over its first `filled` columns:
+        in the fill colour up to column `end` (where the real video ends), red after."""
         layout = self.layout
         frame = VideoFrame(layout.width, layout.height, "yuv420p")
         for plane, data in zip(frame.planes, self.planes, strict=True):
             plane.update(data)
         filled -= filled % 2
+        end -= end % 2
         if filled <= 0:
             return frame
         for index, plane in enumerate(frame.planes):
             shift = 0 if index == 0 else 1  # chroma is half size both ways
-            value = bytes([self.fill[index]]) * (filled >> shift)
+            value = bytes([self.fill[index]]) * (min(filled, end) >> shift)
+            if filled > end:
+                value += bytes([self.over[index]]) * ((filled - end) >> shift)
             view = memoryview(plane)
             for row in range(layout.strip_top >> shift, layout.height >> shift):
                 at = row * plane.line_size
@@ -443,7 +520,7 @@ class _Planes:
 
 
 def render_animatic(
-    board: ValidStoryboard,
+    board: ValidStoryboard | Reel,
     dst: Path,
     *,
     reference: bytes | None = None,
@@ -452,15 +529,18 @@ def render_animatic(
 ) -> Animatic:
     """Write `board`'s animatic to `dst` (an MP4): each shot held for its duration, over
     `reference` (an image file's bytes, fitted as `options` says) or a plain background.
+    A `Reel` plays as it says, its strip red past the real video's end.
 
     Raises `StoryboardError` (`image.*`) for a reference that is not a usable image,
     `Stopped` when `stop` was set meanwhile (checked between frames).
     """
-    width, height = _size(board)
+    reel = reel_of(board)
+    width, height = _size(reel)
     layout = _Layout(width, height)
-    durations = _durations(board)
+    durations = [shot.seconds for shot in reel.shots]
     fps = options.fps
     total_frames = sum(durations) * fps
+    end = round(width * min(1.0, reel.video_seconds / sum(durations)))
     fitted = _reference_picture(layout, reference, options)
     time_base = Fraction(1, fps)
     with av.open(str(dst), "w", format="mp4", options={"movflags": "faststart"}) as out:
@@ -480,12 +560,12 @@ def render_animatic(
         context.color_range = 1
         number = 0
         for index, seconds in enumerate(durations):
-            planes = _Planes(shot_picture(board, index, options=options, fitted=fitted), layout)
+            planes = _Planes(shot_picture(reel, index, options=options, fitted=fitted), layout)
             for step in range(seconds * fps):
                 if stop is not None and stop.is_set():
                     raise Stopped
                 # Filled up to the end of this frame: the last frame shows it full.
-                frame = planes.frame(round(width * (number + 1) / total_frames))
+                frame = planes.frame(round(width * (number + 1) / total_frames), end)
                 frame.pts, frame.time_base = number, time_base
                 if step == 0:
                     frame.pict_type = av.video.frame.PictureType.I

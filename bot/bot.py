@@ -51,6 +51,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.translator",
     "cogs.errors",
     "cogs.storyboard",
+    "cogs.fix_preview",
     "cogs.help",
     "cogs.jobs",
     "cogs.draft",

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.animatic import DEFAULT_OPTIONS, Animatic, AnimaticOptions, render_animatic
+from bot.animatic import DEFAULT_OPTIONS, Animatic, AnimaticOptions, Reel, render_animatic
 from bot.storyboard import ValidStoryboard
 from bot.video_fit import FitResult, first_frame_jpeg, fit_video, still_frame
 
@@ -96,7 +96,7 @@ class Transcoder:
 
     async def animatic(
         self,
-        board: ValidStoryboard,
+        board: ValidStoryboard | Reel,
         dst: Path,
         *,
         reference: bytes | None = None,

@@ -21,6 +21,7 @@ from bot.i18n import t
 from bot.store import Job
 from bot.store.echoes import FormEcho
 from bot.storyboard import StoryboardSettings
+from bot.timing_preview import TIMING_REFUSALS
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
 from cogs.job_ids import DETAILS
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 FIX_PREFIX = "sb:fix:"
 FIX_TEMPLATE = re.escape(FIX_PREFIX) + r"(?P<echo_id>[0-9]{1,20})"
+# Watch timing, beside Fix under a refusal for the shots' timing (`cogs.fix_preview`).
+TIMING_PREFIX = "sb:fixtime:"
+TIMING_TEMPLATE = re.escape(TIMING_PREFIX) + r"(?P<echo_id>[0-9]{1,20})"
 # Refusals a new form can't mend: the storyboard already made a job (a second form would
 # pay again), or the server can't make videos at all.
 NO_FIX = ("storyboard.already_submitted", "guild.")
@@ -42,8 +46,11 @@ def fixable(key: str) -> bool:
     return not key.startswith(NO_FIX)
 
 
-def fix_view(echo_id: int, locale: str, *, job_id: int | None = None) -> ui.View:
-    """Fix, and for a job the provider refused, its Details (the provider's own words)."""
+def fix_view(
+    echo_id: int, locale: str, *, job_id: int | None = None, timing: bool = False
+) -> ui.View:
+    """Fix; Watch timing when the shots' timing was refused; for a job the provider
+    refused, its Details (the provider's own words)."""
     view = ui.View(timeout=None)
     # Plain buttons: presses reach the DynamicItems registered for their ids.
     view.add_item(
@@ -53,6 +60,12 @@ def fix_view(echo_id: int, locale: str, *, job_id: int | None = None) -> ui.View
             custom_id=f"{FIX_PREFIX}{echo_id}",
         )
     )
+    if timing:
+        view.add_item(
+            ui.Button(
+                label=t("buttons.watch_timing", locale), custom_id=f"{TIMING_PREFIX}{echo_id}"
+            )
+        )
     if job_id is not None:
         view.add_item(
             ui.Button(label=t("buttons.details", locale), custom_id=DETAILS.build(job_id))
@@ -91,8 +104,9 @@ async def refuse(
     )
     view = None
     if echo_id is not None:
-        text = f"{text}\n{t('fix.hint', locale)}"
-        view = fix_view(echo_id, locale, job_id=job_id)
+        timing = key in TIMING_REFUSALS
+        text = f"{text}\n{t('fix.hint_timing' if timing else 'fix.hint', locale)}"
+        view = fix_view(echo_id, locale, job_id=job_id, timing=timing)
     try:
         await reply(interaction, text, echo=echo, locale=locale, view=view)
     except discord.HTTPException:
