@@ -75,7 +75,7 @@ async def test_fix_after_a_bad_sum_reopens_the_form_with_the_text_and_submits_on
     assert text.startswith(
         "The shots add up to 13 s but the video is 10 s. Change shot 2 from 8 s to 5 s,"
     )
-    assert t("fix.hint", "en-US") in text
+    assert t("fix.hint_timing", "en-US") in text
     assert "[8s] A cat walks out." in text  # the echo stays
     assert world.provider.requests_to("create") == []
 
