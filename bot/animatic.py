@@ -142,7 +142,13 @@ class Reel(BaseModel):
 
     @property
     def seconds(self) -> int:
+        """How long it plays."""
         return sum(shot.seconds for shot in self.shots)
+
+    @property
+    def shot_seconds(self) -> int:
+        """How long its shots play (not the cards for seconds no shot fills)."""
+        return sum(shot.seconds for shot in self.shots if shot.numbered)
 
 
 def reel_of(board: ValidStoryboard | Reel) -> Reel:

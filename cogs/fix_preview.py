@@ -129,7 +129,9 @@ class FixPreviewCog(commands.Cog):
                     )
                 except (TranscoderBusy, Stopped) as busy:
                     raise StoryboardError("fix.preview_busy") from busy
-                text = t("fix.preview_posted", locale, total=reel.seconds, video=reel.video_seconds)
+                text = t(
+                    "fix.preview_posted", locale, total=reel.shot_seconds, video=reel.video_seconds
+                )
                 await interaction.followup.send(
                     text,
                     file=discord.File(path, filename=path.name),

@@ -25,6 +25,7 @@ from tests.fake_discord.models import Member
 from tests.fake_provider import Fault
 from tests.harness import World, followup_text, png_bytes
 from tests.test_fix_e2e import press_as, reply_buttons
+from tests.test_governance_e2e import with_guild
 from tests.test_isolation_e2e import add_private_channel, revoke, text_of
 from tests.test_moderation_e2e import REAL_PERSON, refusal_body
 from tests.test_money_e2e import button_ids
@@ -211,3 +212,13 @@ async def test_watch_timing_in_a_channel_she_no_longer_sees_is_not_found(world: 
         await press_as(world, world.std.alice, world.std.text, custom_id), world.std.alice
     )
     assert previews_sent(world) == []
+
+
+async def test_watch_timing_follows_the_servers_access_rules(world: World) -> None:
+    sub = await refused_for_timing(world, ["[4s] A lantern."])
+    world.bot.config = with_guild(world, allowed_channel_ids=[1_200_000_000_000_000_999])
+    said = await press_timing(world, sub)
+    assert said.startswith("The bot can only be used in <#1200000000000000999>")
+    assert previews_sent(world) == []
+    world.bot.config = with_guild(world)
+    assert await press_timing(world, sub) == t("fix.preview_posted", "en-US", total=4, video=10)
