@@ -22,7 +22,7 @@ from tests.backends import sql, storage_toml
 from tests.fake_discord import RecordedCall
 from tests.fake_discord.standard import GUILD_ID
 from tests.harness import SEND, World, png_bytes
-from tests.test_drafts_e2e import add_shot, new_draft, press
+from tests.test_drafts_e2e import add_shot, new_draft, press, reply_of
 from tests.test_video_delivery_e2e import fetch_video
 
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
@@ -316,6 +316,34 @@ async def test_a_draft_submitted_in_the_sandbox_is_delivered_as_its_animatic(
     [post] = video_posts(world, job.thread_id)
     seconds, _, _ = mp4_facts(post.files[0][1])
     assert abs(seconds - 15) <= 3 / FPS
+    assert world.provider.requests == []
+
+
+async def test_a_draft_with_a_reference_image_is_delivered_over_it(world: World) -> None:
+    clock = await sandbox_world(world)
+    draft = await new_draft(world)
+    await add_shot(world, draft, world.std.alice, "A poster on a wall.", "15")
+    message = world.member_message(
+        world.std.text, world.std.bob, "use this one", [picture_upload(world)]
+    )
+    ix = await world.fd.run_message_context_menu(
+        "Use as reference image", message, user=world.std.alice
+    )
+    await world.wait_reply(ix)
+    picker = ix.original_message
+    assert picker is not None
+    custom_id = picker["components"][0]["components"][0]["custom_id"]
+    chosen = await world.fd.select(picker, custom_id, [str(draft.id)], user=world.std.alice)
+    await chosen.wait_callback()
+    assert "Reference image set: poster.png." in reply_of(chosen)
+    await press(world, draft, "submit", world.std.alice)
+    await world.wait_until(lambda: jobs_with_task(world))
+    [job] = await world.jobs()
+    clock.offset = JOB_SECONDS + 1
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    [post] = video_posts(world, job.thread_id)
+    assert first_frame_shows(post.files[0][1]) == "picture"
     assert world.provider.requests == []
 
 
