@@ -10,26 +10,24 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import discord
 from discord.ext import commands
 
-from bot.animatic import options_for
-from bot.config import Config, GuildSettings
+from bot.config import Config
 from bot.identify_pacing import IdentifyPacer
 from bot.ops import OpsServer, start_ops
+from bot.sandbox_videos import SandboxVideos
 from bot.store import Store, open_store
 from bot.store.api import StoreApi
 from bot.store.db import DatabaseUnavailable
 from bot.submission import Submitter
 from bot.tracker import Tracker
-from bot.transcoder import Transcoder, TranscoderBusy
+from bot.transcoder import Transcoder
 from bot.tree import StoryboardTree
-from bot.videos_api import ProviderDown, VideoApi, VideoClient
-from bot.videos_api.sandbox import SandboxClient
+from bot.videos_api import VideoApi
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +133,6 @@ class StoryboardBot(commands.Bot):
         # The sandbox provider's clock (`bot.videos_api.sandbox`): a job's state is its
         # age. Tests move it to walk a job through its states without waiting.
         self.sandbox_clock: Callable[[], float] = time.time
-        # Sandbox tasks cancelled in this process (the store records the job as cancelled).
-        self._sandbox_cancelled: set[str] = set()
 
     @property
     def video_api(self) -> VideoApi:
@@ -164,30 +160,6 @@ class StoryboardBot(commands.Bot):
 
     def current_config(self) -> Config:
         return self.config
-
-    def _sandbox_client(self, settings: GuildSettings) -> VideoClient:
-        return SandboxClient(
-            profile=settings.profile,
-            seconds=settings.sandbox_seconds,
-            render=self._sandbox_render,
-            cancelled=self._sandbox_cancelled,
-            clock=lambda: self.sandbox_clock(),
-        )
-
-    async def _sandbox_render(self, task_id: str, dest: Path) -> bool:
-        """A sandbox job's "video": its storyboard's animatic, rendered again from the
-        stored storyboard (so a restarted bot still delivers it), in the transcoder's
-        slots. The reference image is not stored, so the shots show the plain background."""
-        job = await self.store.job_by_task(task_id)
-        if job is None:
-            return False
-        settings = self.current_config().settings_for(job.guild_id)
-        try:
-            await self.transcoder.animatic(job.storyboard, dest, options=options_for(settings))
-        except TranscoderBusy:
-            # As a provider's 503: the delivery is tried again later.
-            raise ProviderDown(None, "every transcode slot is busy") from None
-        return True
 
     @property
     def holds_first_shard(self) -> bool:
@@ -263,7 +235,11 @@ class StoryboardBot(commands.Bot):
         self._session = aiohttp.ClientSession()
         # After the store: on PostgreSQL, a key's ceiling is shared with the whole fleet.
         self._video_api = VideoApi(self._session, shared_pacing=self._store.key_pacing())
-        self._video_api.sandbox = self._sandbox_client
+        # A sandbox job's "video" is its animatic, drawn from the store at download.
+        sandbox = SandboxVideos(
+            self._store, self.current_config, self.transcoder, clock=lambda: self.sandbox_clock()
+        )
+        self._video_api.sandbox = sandbox.client
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
         for name in EXTENSIONS:

@@ -4,18 +4,26 @@ A member whose video was over their upload limit got a copy compressed to fit (o
 the original stays at the provider, reachable only with the key that made the job. This
 downloads it as the tracker does (`Tracker.download`: the job's own key, a rotated one from
 `previous_api_keys` included), into a temporary file renamed into place once complete.
+
+A sandbox job (`bot.videos_api.sandbox`) has no video anywhere: its animatic is drawn
+again from the store as the bot drew it for the member (`bot.sandbox_videos`: over the
+job's reference image when it had one), and the line printed says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
 
 from bot.config import Config
+from bot.sandbox_videos import SandboxVideos
 from bot.store import Job, Store, open_store
 from bot.tracker import Tracker
+from bot.transcoder import Transcoder
 from bot.videos_api import ContentTooLarge, NotFound, VideoApi
+from bot.videos_api.sandbox import is_sandbox_task
 
 MB = 1024 * 1024
 
@@ -33,7 +41,7 @@ async def _find(store: Store, reference: str) -> Job | None:
 
 
 async def fetch_video(config: Config, reference: str, out: Path) -> str:
-    """Write job `reference`'s video to `out`; the line to print, or `FetchError`."""
+    """Write job `reference`'s video to `out`; the lines to print, or `FetchError`."""
     if config.storage_url is None and not config.storage_path.exists():
         raise FetchError(f"no database at {config.storage_path} (see [storage] path)")
     store = await open_store(config)
@@ -48,11 +56,15 @@ async def fetch_video(config: Config, reference: str, out: Path) -> str:
         cap = int(config.file.tracking.max_download_mb * MB)
         part = out.with_name(out.name + ".part")
         size: int | None = None
+        sandbox = is_sandbox_task(job.task_id)
         try:
-            async with aiohttp.ClientSession() as session:
-                api = VideoApi(session, shared_pacing=store.key_pacing())
-                tracker = Tracker(store, api, lambda: config)
-                size = await tracker.download(job, part, max_bytes=cap)
+            if sandbox:
+                size = await _sandbox_animatic(config, store, job, part)
+            else:
+                async with aiohttp.ClientSession() as session:
+                    api = VideoApi(session, shared_pacing=store.key_pacing())
+                    tracker = Tracker(store, api, lambda: config)
+                    size = await tracker.download(job, part, max_bytes=cap)
         except NotFound:
             raise FetchError(
                 f"the provider no longer keeps the video of job #{job.id} (task {job.task_id})"
@@ -68,4 +80,20 @@ async def fetch_video(config: Config, reference: str, out: Path) -> str:
         part.replace(out)
     finally:
         await store.close()
-    return f"job #{job.id} (task {job.task_id}): {size / MB:.1f} MB written to {out}"
+    line = f"job #{job.id} (task {job.task_id}): {size / MB:.1f} MB written to {out}"
+    if sandbox:
+        line += "\na sandbox job: this is its storyboard's animatic, not a generated video"
+    return line
+
+
+async def _sandbox_animatic(config: Config, store: Store, job: Job, dest: Path) -> int:
+    """The sandbox job's animatic written to `dest`; its size. The store says the job
+    completed, so no clock is asked (the sandbox client's would be this process's)."""
+    assert job.task_id is not None
+    transcoder = Transcoder()  # this one render
+    try:
+        if not await SandboxVideos(store, lambda: config, transcoder).render(job.task_id, dest):
+            raise FetchError(f"no job with task {job.task_id} in {config.storage_shown}")
+    finally:
+        await transcoder.close()
+    return (await asyncio.to_thread(dest.stat)).st_size

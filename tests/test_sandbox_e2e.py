@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,17 +14,22 @@ import av
 import discord
 import pytest
 import yarl
+from PIL import ImageStat
 
-from bot.animatic import FPS
+from bot.animatic import BACKGROUND, FPS
 from bot.config import load_config
+from tests.backends import sql, storage_toml
 from tests.fake_discord import RecordedCall
 from tests.fake_discord.standard import GUILD_ID
-from tests.harness import SEND, World
-from tests.test_drafts_e2e import add_shot, new_draft, press
+from tests.harness import SEND, World, png_bytes
+from tests.test_drafts_e2e import add_shot, new_draft, press, reply_of
+from tests.test_video_delivery_e2e import fetch_video
 
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 # The sandbox clock is moved by the test; a job takes this long on it.
 JOB_SECONDS = 100
+# A member's reference image: one strong colour, far from the animatic's background.
+PICTURE = (220, 30, 160)
 
 
 class SandboxClock:
@@ -98,6 +104,28 @@ def mp4_facts(data: bytes) -> tuple[float, int, int]:
         return frames / FPS, stream.codec_context.width, stream.codec_context.height
 
 
+def first_frame_shows(data: bytes) -> str:
+    """What the first frame of an MP4 shows where no panel is drawn (the top right, clear
+    of the shot's header at the top left, its scene text and the timeline at the bottom):
+    "picture" (the member's image) or "background" (the plain one), whichever is nearer."""
+    with av.open(io.BytesIO(data)) as container:
+        frames = container.decode(container.streams.video[0])
+        frame = next(frames).to_image()
+        frames.close()
+    w, h = frame.size
+    mean = ImageStat.Stat(frame.crop((w * 7 // 10, h // 20, w * 19 // 20, h // 5))).mean
+    colours = {"picture": PICTURE, "background": BACKGROUND}
+    return min(
+        colours,
+        key=lambda n: sum((a - c) ** 2 for a, c in zip(mean, colours[n], strict=True)),
+    )
+
+
+def picture_upload(world: World) -> dict[str, Any]:
+    """A 16:9 PNG of one strong colour, as the member attaches it."""
+    return world.fd.attachment("poster.png", png_bytes((320, 180), "#dc1ea0"), "image/png")
+
+
 async def test_a_sandbox_job_goes_through_every_state_to_its_animatic_with_no_provider(
     world: World, outgoing: list[yarl.URL]
 ) -> None:
@@ -126,6 +154,7 @@ async def test_a_sandbox_job_goes_through_every_state_to_its_animatic_with_no_pr
     seconds, width, height = mp4_facts(data)
     assert abs(seconds - 10) <= 2 / FPS  # ±1 frame per shot
     assert (width, height) == (1280, 720)
+    assert first_frame_shows(data) == "background"  # submitted without an image
     assert "Sandbox preview: the storyboard's animatic, not a generated video." in str(
         post.json["content"]
     )
@@ -166,6 +195,90 @@ async def test_a_restart_mid_job_still_delivers_the_animatic(world: World) -> No
     assert world.provider.requests == []
 
 
+async def test_a_storyboard_with_an_image_is_delivered_over_it_even_after_a_restart(
+    world: World,
+) -> None:
+    """The image stored with the job (as it was fitted for the provider) is under every
+    shot of the animatic, also when another process delivers it."""
+    clock = await sandbox_world(world)
+    ix = await world.open_storyboard(shots=2, seconds=10)
+    await world.submit(
+        ix, ["A poster on a wall.", "The wind tears it."], image=picture_upload(world)
+    )
+    [job] = await world.jobs()
+    assert job.task_id is not None and job.task_id.startswith("sandbox-")
+    assert job.state == "active"
+    await world.stop_bot()
+    await world.start_bot()
+    world.bot.sandbox_clock = clock
+    clock.offset = JOB_SECONDS + 1
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    [post] = video_posts(world, job.thread_id)
+    data = post.files[0][1]
+    seconds, width, height = mp4_facts(data)
+    assert (width, height) == (1280, 720)
+    assert abs(seconds - 10) <= 2 / FPS
+    assert first_frame_shows(data) == "picture"
+    assert world.provider.requests == []
+
+
+async def test_a_stored_image_that_no_longer_opens_still_gives_the_animatic(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not expected (the image was checked when stored), but the member still gets the
+    storyboard, over the plain background, rather than a delivery that never comes."""
+    clock = await sandbox_world(world)
+    ix = await world.open_storyboard(shots=1, seconds=10)
+    await world.submit(ix, ["A poster on a wall."], image=picture_upload(world))
+    [job] = await world.jobs()
+    await sql(world.storage, "UPDATE job_images SET data = ? WHERE job_id = ?", b"junk", job.id)
+    clock.offset = JOB_SECONDS + 1
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    [post] = video_posts(world, job.thread_id)
+    assert first_frame_shows(post.files[0][1]) == "background"
+    assert (job.state, job.delivery_error) == ("completed", None)
+    [warning] = [r for r in caplog.records if "stored reference image unusable" in r.message]
+    assert (warning.levelname, f"task_id={job.task_id}" in warning.message) == ("WARNING", True)
+
+
+async def test_an_admin_fetches_a_sandbox_job_as_its_animatic(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fetch-video` on a sandbox job writes the animatic the member got (over its image),
+    and says it is not a generated video; nothing is asked of any provider."""
+    clock = await sandbox_world(world)
+    ix = await world.open_storyboard(shots=1, seconds=10)
+    await world.submit(ix, ["A poster on a wall."], image=picture_upload(world))
+    [job] = await world.jobs()
+    clock.offset = JOB_SECONDS + 1
+    await world.wait_until(lambda: delivered(world, job.id))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[provider]\nbase_url = "{world.provider.base_url}"\n'
+        + storage_toml(world.storage)
+        + f'[guilds."{GUILD_ID}"]\nprofile = "sandbox"\nsandbox_seconds = {JOB_SECONDS}\n'
+    )
+    config.chmod(0o600)
+    out = tmp_path / "sandbox.mp4"
+    code, stdout, stderr = await fetch_video(
+        capsys, str(job.id), "--out", str(out), "--config", str(config)
+    )
+    assert (code, stderr) == (0, ""), stderr
+    size = out.stat().st_size
+    assert stdout == (
+        f"job #{job.id} (task {job.task_id}): {size / 1024 / 1024:.1f} MB written to {out}\n"
+        "a sandbox job: this is its storyboard's animatic, not a generated video\n"
+    )
+    data = out.read_bytes()
+    seconds, width, height = mp4_facts(data)
+    assert ((width, height), abs(seconds - 10) <= 2 / FPS) == ((1280, 720), True)
+    assert first_frame_shows(data) == "picture"
+    assert not out.with_name(out.name + ".part").exists()
+    assert world.provider.requests == []
+
+
 async def test_a_sandbox_job_counts_towards_the_quota_as_a_real_one(world: World) -> None:
     """Free, but counted: an admin trying the bot sees the quota they set hold."""
     config = world.config_with(
@@ -203,6 +316,34 @@ async def test_a_draft_submitted_in_the_sandbox_is_delivered_as_its_animatic(
     [post] = video_posts(world, job.thread_id)
     seconds, _, _ = mp4_facts(post.files[0][1])
     assert abs(seconds - 15) <= 3 / FPS
+    assert world.provider.requests == []
+
+
+async def test_a_draft_with_a_reference_image_is_delivered_over_it(world: World) -> None:
+    clock = await sandbox_world(world)
+    draft = await new_draft(world)
+    await add_shot(world, draft, world.std.alice, "A poster on a wall.", "15")
+    message = world.member_message(
+        world.std.text, world.std.bob, "use this one", [picture_upload(world)]
+    )
+    ix = await world.fd.run_message_context_menu(
+        "Use as reference image", message, user=world.std.alice
+    )
+    await world.wait_reply(ix)
+    picker = ix.original_message
+    assert picker is not None
+    custom_id = picker["components"][0]["components"][0]["custom_id"]
+    chosen = await world.fd.select(picker, custom_id, [str(draft.id)], user=world.std.alice)
+    await chosen.wait_callback()
+    assert "Reference image set: poster.png." in reply_of(chosen)
+    await press(world, draft, "submit", world.std.alice)
+    await world.wait_until(lambda: jobs_with_task(world))
+    [job] = await world.jobs()
+    clock.offset = JOB_SECONDS + 1
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    [post] = video_posts(world, job.thread_id)
+    assert first_frame_shows(post.files[0][1]) == "picture"
     assert world.provider.requests == []
 
 

@@ -4,13 +4,14 @@ An admin trying the bot before buying a key sees every state a real job goes thr
 queued, in progress with its progress rising, completed, then delivery. The "video" is
 the storyboard's animatic, rendered when it is downloaded.
 
-Nothing is kept but the task id: it holds when the job was made and how long it takes
-(`sandbox-<created ms>-<duration ms>-<random>`), so a job's state is a function of the
-clock and a restarted bot (or another process of a fleet) still follows and delivers it.
-The animatic is rendered again from the job's stored storyboard at download
-(`SandboxRender`, given by the bot), which also spares keeping videos anywhere. A
-cancelled task is remembered in this process only: after a restart it would read
-"completed", but the store already records the job as cancelled, so nobody asks.
+This client keeps nothing but the task id: it holds when the job was made and how long
+it takes (`sandbox-<created ms>-<duration ms>-<random>`), so a job's state is a function
+of the clock and a restarted bot (or another process of a fleet) still follows and
+delivers it. The animatic is rendered again at download from what the store already
+keeps with the job, its storyboard and its reference image (`SandboxRender`, given by
+`bot.sandbox_videos`), which also spares keeping videos anywhere. A cancelled task is
+remembered in this process only: after a restart it would read "completed", but the
+store already records the job as cancelled, so nobody asks.
 
 It validates as the relay profile does (lengths, pro-only lengths, sizes), so a
 storyboard the sandbox takes is one the relay would take.
