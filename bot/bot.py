@@ -327,6 +327,21 @@ class StoryboardBot(commands.Bot):
             self._resumed,
         )
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """discord.py's dispatch, but none once the client is closing or closed.
+
+        discord.py still dispatches after its close: its ready wait (`_delay_ready`, 2 s
+        after the last GUILD_CREATE) is not cancelled by `Client.close`, which ends by
+        setting `self.loop` to a sentinel. A READY dispatched then makes the coroutine
+        `_run_event(on_ready)` and fails to schedule it: an AttributeError in a task nobody
+        awaits, and "coroutine 'Client._run_event' was never awaited" (a stop within 2 s
+        of connecting). Our close drains first: the events that matter come before this.
+        """
+        if self.is_closed():
+            log.debug("closed: %s not dispatched", event_name)
+            return
+        super().dispatch(event_name, *args, **kwargs)
+
     async def close(self) -> None:
         # Whoever closes us, work a member is waiting on gets to finish first, within the
         # stop's deadline.

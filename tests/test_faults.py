@@ -305,6 +305,23 @@ async def test_a_fatal_gateway_close_closes_the_client(
         assert secret not in logs
 
 
+async def test_a_ready_discordpy_dispatches_after_the_stop_is_dropped(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """discord.py dispatches READY 2 s after the last GUILD_CREATE, from a task its close
+    does not cancel; its close ends by unsetting the client's loop. A stop within those
+    2 s (a short test, a SIGTERM just after the start) saw that READY come after the
+    close: the dispatch failed on the missing loop, in a task nobody awaited, and left
+    "coroutine 'Client._run_event' was never awaited" (seen once under CPU load)."""
+    bot = world.bot
+    await world.stop_bot()
+    since = len(caplog.records)
+    bot.dispatch("ready")  # what discord.py's ready wait does when it ends after the stop
+    await asyncio.sleep(0)
+    said = [r.getMessage() for r in caplog.records[since:] if r.name == "bot.bot"]
+    assert not [line for line in said if line.startswith("connected as")]
+
+
 # -- the bot as a process: killed, restarted (tests/processes.py) ---------------------
 
 
