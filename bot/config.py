@@ -149,7 +149,8 @@ class TrackingSection(_Section):
     delivery_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
     # A delivery is claimed for this long and renewed while it runs: a process killed
     # mid-upload holds its job no longer than this before another (or itself, restarted)
-    # delivers it, checking the thread first.
+    # delivers it, checking the thread first. A create in flight is held the same way:
+    # another process leaves its pending job alone meanwhile.
     delivery_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     delivery_retry_max_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     delivery_give_up_hours: float = Field(default=6.0, gt=0, le=24 * 14)

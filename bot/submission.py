@@ -9,6 +9,7 @@ job is stored is recorded on the job, which the caller shows and can retry.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from bot.errors import StoryboardError
 from bot.i18n import public_locale
 from bot.images import fit_for, prepare_for_send
 from bot.job_metadata import create_metadata
+from bot.leases import holding
 from bot.moderation import failure_key
 from bot.store import DuplicateRequest, Job, NewJob
 from bot.store.api import StoreApi
@@ -72,6 +74,11 @@ class Submitter:
         self._store = store
         self._api = api
         self._config = config
+
+    @property
+    def _send_lease(self) -> float:
+        # The delivery's lease serves the send too: how long a dead process holds a job.
+        return self._config().file.tracking.delivery_lease_seconds
 
     def settings_for(self, guild_id: int | None) -> GuildSettings:
         return self._config().settings_for(guild_id)
@@ -147,7 +154,9 @@ class Submitter:
         last = 0
         for attempt in range(2, MAX_ATTEMPTS_PER_KEY + 2):
             try:
-                job = await self._store.create_job(new, quota=QuotaRule.of(settings))
+                job = await self._store.create_job(
+                    new, quota=QuotaRule.of(settings), send_lease=self._send_lease
+                )
                 break
             except DuplicateRequest as dup:
                 last = dup.job_id
@@ -160,6 +169,13 @@ class Submitter:
         else:
             raise StoryboardError("storyboard.already_submitted", job=last)
         return await self.send(job, settings, image)
+
+    async def _let_go(self, job_id: int) -> None:
+        try:
+            async with asyncio.timeout(2):
+                await self._store.release_send(job_id)
+        except Exception as exc:  # the store closing under a stop: the lease runs out
+            log.warning("job=%s: the send's hold was not released: %r", job_id, exc)
 
     async def send(self, job: Job, settings: GuildSettings, image: ReferenceImage | None) -> Job:
         """Send a stored `pending` job's create request and record the outcome."""
@@ -183,8 +199,19 @@ class Submitter:
                 metadata=metadata if profile.allows("metadata") else None,
             )
         client = self._api.client_for(settings)
+        lease = self._send_lease
+        renew = functools.partial(self._store.renew_send, job.id, lease)
         try:
-            video = await client.create(request)
+            # Held while the create is out: another process (a rolling deploy's new half)
+            # must not call the job uncertain under an answer that may still come.
+            async with holding(renew, lease, f"job={job.id}: send"):
+                video = await client.create(request)
+        except asyncio.CancelledError:
+            # Cut off (a stop at its deadline): the create may have reached the provider.
+            # The job stays pending, and the next process to look calls it uncertain at
+            # once rather than after the lease.
+            await self._let_go(job.id)
+            raise
         except SubmissionUnknown as exc:
             # Never sent again from here: the tracker looks the job up by its metadata, and
             # where the provider can't list jobs the member is told and decides.

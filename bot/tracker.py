@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.config import Config, TrackingSection
 from bot.job_metadata import request_tags
+from bot.leases import holding
 from bot.store import Job, Resolution
 from bot.store.api import StoreApi
 from bot.videos_api import (
@@ -254,8 +256,22 @@ class Tracker:
             return
         if job.state == "pending":
             # Only a job whose create was cut off (a crash, a stop at the deadline) is still
-            # pending when the tracker sees it: it may have reached the provider.
-            job = await self._store.mark_uncertain(job.id, "the bot stopped while sending it")
+            # pending when the tracker sees it: it may have reached the provider. Unless
+            # another process is sending it right now (a rolling deploy's old half): then
+            # its answer decides, and this one looks again when its hold would run out.
+            job = await self._store.mark_unsent_uncertain(
+                job.id, "the bot stopped while sending it"
+            )
+            if job.state == "pending":
+                left = (job.send_lease_until or 0.0) - time.time()
+                again = min(max(left, 1.0), self.tracking.delivery_lease_seconds)
+                log.info(
+                    "job=%s: another process is sending its create; looking again in %.1f s",
+                    job.id,
+                    again,
+                )
+                self.watch(job.id, again)
+                return
         if job.state == "uncertain" and job.resolution is None:
             await self._resolve(job)
         elif job.state == "active":
@@ -445,7 +461,8 @@ class Tracker:
         if job.delivered_at is not None:
             return
         try:
-            async with self._holding_claim(job.id, lease):
+            renew = functools.partial(self._store.renew_delivery, job.id, lease)
+            async with holding(renew, lease, f"job={job.id}: delivery claim"):
                 result = await self.events.deliver(job, maybe_posted=maybe_posted)
         except Exception as exc:
             # Unforeseen (a full disk, a bug): a passing failure, with the same backoff and
@@ -470,31 +487,6 @@ class Tracker:
         self._card_again_later(await self._show(job))
         if job.state == "expired" and job.resolution is None:
             self.watch(job.id, self.tracking.late_poll_minutes * 60)
-
-    @contextlib.asynccontextmanager
-    async def _holding_claim(self, job_id: int, lease: float) -> AsyncIterator[None]:
-        """Renew the delivery claim while a delivery runs (a long upload outlives a lease)."""
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(lease / 3)
-                try:
-                    held = await self._store.renew_delivery(job_id, lease)
-                except Exception as exc:
-                    # A database blip: the claim still holds for the rest of its lease, so
-                    # try again at the next turn rather than let it run out mid-upload.
-                    log.warning("job=%s: could not renew the delivery claim: %r", job_id, exc)
-                    continue
-                if not held:
-                    log.warning("job=%s: delivery claim lost while delivering", job_id)
-                    return
-
-        renewing = asyncio.create_task(renew(), name=f"delivery-lease-{job_id}")
-        try:
-            yield
-        finally:
-            renewing.cancel()
-            await asyncio.wait([renewing])
 
     async def _delivery_failed(self, job: Job) -> None:
         """A passing failure: back off (capped); past `delivery_give_up_hours`, a last notice."""

@@ -36,6 +36,7 @@ def write_process_config(
     *,
     rate: float = 50,
     lease: float = 1,
+    timeout: float = 5,
     guilds: Mapping[int, str] | None = None,
 ) -> None:
     """A config file as an operator writes it: `guilds` maps each guild to the
@@ -49,7 +50,7 @@ token = "file-token-should-be-overridden"
 
 [provider]
 base_url = "{provider.base_url}"
-timeout_seconds = 5
+timeout_seconds = {timeout}
 max_requests_per_second = {rate}
 
 [tracking]

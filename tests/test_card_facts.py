@@ -221,7 +221,8 @@ async def test_jobs_stored_before_the_model_column_get_theirs(tmp_path: Path) ->
     await store.close()
     with sqlite3.connect(path) as db:  # back to the schema before 0006 (and what came after)
         db.executescript(
-            "DROP TABLE draft_previews; ALTER TABLE jobs DROP COLUMN delivery_owner;"
+            "ALTER TABLE jobs DROP COLUMN send_owner; ALTER TABLE jobs DROP COLUMN send_lease_until;"
+            " DROP TABLE draft_previews; ALTER TABLE jobs DROP COLUMN delivery_owner;"
             " ALTER TABLE jobs DROP COLUMN delivery_lease_until; DROP TABLE key_pacers;"
             " ALTER TABLE jobs DROP COLUMN public_locale;"
             " DROP INDEX jobs_durations; DROP INDEX jobs_guild_durations;"

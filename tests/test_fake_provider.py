@@ -448,6 +448,21 @@ async def test_hold_fault_answers_when_released(
     assert [(r.fault, r.status) for r in fp.requests] == [("hold", 200)]
 
 
+async def test_a_hold_with_an_answer_refuses_when_released_and_makes_nothing(
+    fake_provider: FakeProvider, session: aiohttp.ClientSession
+) -> None:
+    fp = fake_provider
+    held = fp.inject(Fault(route="create", kind="hold", answer=422))
+    form = {"model": "sora-2", "prompt": "A kite.", "seconds": "4"}
+    answer = asyncio.ensure_future(call(session, "POST", f"{fp.base_url}/videos", data=form))
+    await eventually(lambda: fp.requests, within=5)
+    await asyncio.sleep(0.2)
+    assert not answer.done()
+    held.release()
+    assert (await answer)[0] == 422
+    assert fp.jobs == {}
+
+
 async def test_requests_name_their_sender_when_told_how(
     fake_provider: FakeProvider, session: aiohttp.ClientSession
 ) -> None:

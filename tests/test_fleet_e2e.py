@@ -376,3 +376,46 @@ async def test_an_old_and_a_new_process_of_one_shard_deliver_a_finishing_job_onc
     assert video["content"].startswith(f"<@{f.one.member.id}> your video #{job['id']} is ready")
     assert f.said(first, f"job={job['id']} task_id={task} delivered (completed)")
     assert not f.said(second, f"job={job['id']} task_id={task} delivered")
+
+
+async def test_a_rolling_deploys_new_process_leaves_a_create_in_flight_to_the_old_ones_answer(
+    fleet: Fleet,
+) -> None:
+    """The old process of shard 1 is waiting for a create's answer when the new one starts
+    and loads the pending job. The new one leaves it alone (the old one holds its send);
+    the provider then refuses the create, and the member hears it as a refusal: nothing
+    made, nothing counted, never "not confirmed" (which would count against the quota
+    and send the new process looking for a job that does not exist)."""
+    f = fleet
+    # A lease shorter than the new process's start (its IDENTIFY waits 5 s), so the hold
+    # it finds is one the old process has renewed while its create waited; the provider's
+    # timeout long enough for the create to wait that long.
+    f.write_config(lease=6, timeout=60)
+    await f.start(("shard0", 0), ("old", 1))
+    create = f.fp.inject(Fault(route="create", kind="hold", answer=422))
+    sub = await open_and_submit(f.fd, *f.one, "A kite rises.")
+    await eventually(lambda: f.fp.requests_to("create"), what="the create at the provider")
+    [job] = f.jobs(f.one.guild)
+    assert job["send_owner"] is not None
+
+    await f.start(("new", 1))
+    left = f"job={job['id']}: another process is sending its create"
+
+    def times_left() -> int:
+        return f.log("new").read_text(encoding="utf-8", errors="replace").count(left)
+
+    # Left alone, and again when the hold it saw would have run out: it was renewed.
+    await eventually(lambda: times_left() >= 2, what="the new process leaves it alone twice")
+    create.release()
+    await eventually(
+        lambda: "The video service refused the request" in followup_text(sub), what="refusal"
+    )
+    [row] = f.jobs(f.one.guild)
+    assert (row["state"], row["task_id"]) == ("submit_failed", None)
+    await f.stop("old", "new", "shard0")
+
+    assert len(f.fp.requests_to("create")) == 1
+    assert f.fp.requests_to("list") == []  # never looked for as "not confirmed"
+    assert stored_jobs(f.storage)[0]["card_message_id"] is None  # no card for a refusal
+    assert not f.said("new", "uncertain")
+    assert not f.said("old", "uncertain")

@@ -147,5 +147,19 @@ async def test_sigterm_with_a_submission_stuck_stops_in_time_and_leaves_it_pendi
     assert took < DOCKER_SAFE_STOP_SECONDS, f"the stop took {took:.1f} s\n{log}"
     assert "Traceback" not in log
     assert "never retrieved" not in log
-    # Cut off, not failed: the job stays `pending`, for the next start to look up.
-    assert await sql(storage, "SELECT id, state FROM jobs") == [{"id": 1, "state": "pending"}]
+    # Cut off, not failed: the job stays `pending`, for the next start to look up; and its
+    # send's hold is let go, so that start need not wait for the 60 s lease to run out.
+    assert await sql(storage, "SELECT id, state, send_lease_until FROM jobs") == [
+        {"id": 1, "state": "pending", "send_lease_until": None}
+    ]
+    proc = await start_bot(fd, config)
+    try:
+        for _ in range(750):  # 15 s, a quarter of the lease
+            [job] = await sql(storage, "SELECT state FROM jobs")
+            if job["state"] != "pending":
+                break
+            await asyncio.sleep(0.02)
+        assert job["state"] == "uncertain"  # it may have reached the provider: looked up
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), timeout=30)

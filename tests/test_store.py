@@ -143,9 +143,10 @@ async def test_jobs_stored_before_public_locale_keep_the_language_they_were_show
     store = await Store.open(path)
     job = await store.create_job(new_job())
     await store.close()
-    with sqlite3.connect(path) as db:  # back to the schema before 0009 (and 0010, 0011 after it)
+    with sqlite3.connect(path) as db:  # back to the schema before 0009 (and what came after)
         db.executescript(
-            "ALTER TABLE jobs DROP COLUMN public_locale;"
+            "ALTER TABLE jobs DROP COLUMN send_owner; ALTER TABLE jobs DROP COLUMN send_lease_until;"
+            " ALTER TABLE jobs DROP COLUMN public_locale;"
             " ALTER TABLE jobs DROP COLUMN delivery_owner;"
             " ALTER TABLE jobs DROP COLUMN delivery_lease_until;"
             " DROP TABLE key_pacers; DROP TABLE draft_previews; PRAGMA user_version = 8;"

@@ -128,8 +128,11 @@ class StoreApi(Protocol):
     async def ping(self) -> None:
         """Proves the database answers and is writable."""
 
-    async def create_job(self, new: NewJob, quota: QuotaRule | None = None) -> Job:
-        """Store a job in state `pending`; raises `DuplicateRequest` for a known request key."""
+    async def create_job(
+        self, new: NewJob, quota: QuotaRule | None = None, *, send_lease: float | None = None
+    ) -> Job:
+        """Store a job in state `pending`; raises `DuplicateRequest` for a known request key.
+        With `send_lease`, this process holds its send that many seconds (`renew_send`)."""
 
     async def usage_now(self, guild_id: int | None, user_id: int, since: float) -> Usage:
         """Jobs that count (`bot.store.COUNTED`) since `since`."""
@@ -152,6 +155,16 @@ class StoreApi(Protocol):
     async def mark_uncertain(
         self, job_id: int, detail: str, resolution: Resolution | None = None
     ) -> Job: ...
+
+    async def mark_unsent_uncertain(self, job_id: int, detail: str) -> Job:
+        """A pending job no live process is sending becomes uncertain; one whose send
+        another process holds is returned still pending."""
+
+    async def renew_send(self, job_id: int, lease_seconds: float) -> bool:
+        """Extend this process's hold on a pending job's send; False once it is lost."""
+
+    async def release_send(self, job_id: int) -> None:
+        """Give up this process's hold on a job's send (cut off by a stop)."""
 
     async def set_resolution(self, job_id: int, resolution: Resolution) -> Job:
         """Stop looking for an uncertain or expired job; the member is told why."""

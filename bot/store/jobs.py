@@ -117,12 +117,16 @@ class Store:
 
     # Jobs
 
-    async def create_job(self, new: NewJob, quota: QuotaRule | None = None) -> Job:
+    async def create_job(
+        self, new: NewJob, quota: QuotaRule | None = None, *, send_lease: float | None = None
+    ) -> Job:
         """Store a job in state `pending`; raises `DuplicateRequest` for a known request key.
 
         With `quota`, the count and the insert are one transaction holding the guild's
         lock, so two submissions at the same moment, in any two processes, can't both
-        slip under a limit.
+        slip under a limit. With `send_lease`, this process holds the job's send for that
+        many seconds (`renew_send`), from the moment it exists: no other process calls it
+        uncertain while its create may still be answered.
         """
         now = time.time()
         limited = quota is not None and quota.limits_anything
@@ -144,6 +148,14 @@ class Store:
                     seconds = 0 if new.character else new.storyboard.settings.seconds
                     check_quota(quota, usage, seconds=seconds, now=now)
                 job_id = await self._insert_job(tx, new, now)
+                if send_lease is not None:
+                    await tx.execute(
+                        f"UPDATE jobs SET send_owner = ?, send_lease_until = {self.db.clock_sql} + ?"
+                        " WHERE id = ?",
+                        self.owner,
+                        send_lease,
+                        job_id,
+                    )
         except UniqueViolation:
             existing = await self.job_by_request_key(new.request_key)
             if existing is None:
@@ -277,6 +289,45 @@ class Store:
             error_key="provider.submission_unknown",
             error_fields=json.dumps({"detail": detail}),
             resolution=resolution,
+        )
+
+    async def mark_unsent_uncertain(self, job_id: int, detail: str) -> Job:
+        """A `pending` job whose create no live process is sending (its sender died or
+        stopped mid-send) becomes uncertain: the create may have reached the provider.
+        A job whose send another process still holds is returned as it is, `pending`:
+        that process's answer decides (a refusal, as much as an acceptance)."""
+        row = await self.db.fetchrow(
+            "UPDATE jobs SET state = 'uncertain', error_key = 'provider.submission_unknown',"
+            " error_fields = ?, updated_at = ? WHERE id = ? AND state = 'pending'"
+            f" AND (send_lease_until IS NULL OR send_lease_until < {self.db.clock_sql})"
+            " RETURNING *",
+            json.dumps({"detail": detail}),
+            time.time(),
+            job_id,
+        )
+        return _job_from_row(row) if row is not None else await self.job(job_id)
+
+    async def renew_send(self, job_id: int, lease_seconds: float) -> bool:
+        """Extend this process's hold on a pending job's send; False once the job has
+        left `pending` or another process took it over."""
+        return (
+            await self.db.execute(
+                f"UPDATE jobs SET send_lease_until = {self.db.clock_sql} + ?"
+                " WHERE id = ? AND state = 'pending' AND send_owner = ?",
+                lease_seconds,
+                job_id,
+                self.owner,
+            )
+            > 0
+        )
+
+    async def release_send(self, job_id: int) -> None:
+        """This process no longer sends the job (its send was cut off by a stop): the
+        next process need not wait for the lease to run out."""
+        await self.db.execute(
+            "UPDATE jobs SET send_lease_until = NULL WHERE id = ? AND send_owner = ?",
+            job_id,
+            self.owner,
         )
 
     async def set_resolution(self, job_id: int, resolution: Resolution) -> Job:

@@ -104,6 +104,10 @@ class Job(BaseModel):
     # Who is delivering it (one process's run) and until when that claim holds.
     delivery_owner: str | None = None
     delivery_lease_until: float | None = None
+    # While `pending`: the process sending its create and until when that holds
+    # (`Store.renew_send`); another process leaves the job alone until then.
+    send_owner: str | None = None
+    send_lease_until: float | None = None
     started_at: float | None = None
     # The job's progress message in its thread, used once the card is too old to edit.
     progress_message_id: int | None = None

@@ -125,7 +125,9 @@ class Fault:
       is still carried out, even if the client gave up meanwhile).
     - `hold`: wait until the test calls `release()` (or the provider closes),
       then answer as `slow` does: a download that lasts exactly as long as the
-      test needs, whatever the machine's load.
+      test needs, whatever the machine's load. With `answer`, the held request is
+      then answered that status as `status` does instead (nothing done): a refusal
+      that comes exactly when the test says.
     - `bad_json`: carry out the request (a create makes its job), then answer
       200 `application/json` with a truncated, unparseable body.
     - `drop`: close the connection without any response (nothing is done).
@@ -145,6 +147,7 @@ class Fault:
     delay: float = 0.0
     window: float | None = None
     variant: str | None = None
+    answer: int | None = None
     remaining: int = field(init=False, repr=False)
     # Fake-clock time of the first use of a `window` fault.
     started_at: float | None = field(default=None, init=False, repr=False)

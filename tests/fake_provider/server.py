@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import socket
@@ -349,6 +350,8 @@ class FakeProvider(VideoRoutes):
             await _first_of(fault.released.wait(), self._closing.wait())
         if fault is not None and kind == "status":
             response = self._fault_response(fault)
+        elif fault is not None and kind == "hold" and fault.answer is not None:
+            response = self._fault_response(dataclasses.replace(fault, status=fault.answer))
         else:
             response = await self._answer(request, handler, record, unreadable)
         if fault is not None and kind == "accept_then_status":
