@@ -30,6 +30,33 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK = "storyboard:migrations"
 
 
+async def _keep_session(conn: Any) -> None:
+    """A connection's way back to the pool: nothing to send.
+
+    asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release, a round trip per store call (half the statements the server saw in
+    the fleet bench). The store declares no cursors, listens to nothing and sets no
+    session settings; asyncpg rolls back an open transaction before this is called; and
+    the one session state it does take, an advisory lock, is always let go of by
+    `_session_lock`, or its connection closed, which lets go of it on the server.
+    """
+
+
+@asynccontextmanager
+async def _session_lock(conn: Any, name: str) -> AsyncIterator[None]:
+    key = lock_key(name)
+    try:
+        # Inside the `try`: a cancellation can land after the server granted it.
+        await conn.execute("SELECT pg_advisory_lock($1)", key)
+        yield
+    finally:
+        try:
+            await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        except BaseException:
+            conn.terminate()  # the server lets go of a closed session's locks
+            raise
+
+
 def _rowcount(status: str) -> int:
     """asyncpg answers a write with its command tag: 'UPDATE 3', 'INSERT 0 1', 'DELETE 0'."""
     last = status.rsplit(" ", 1)[-1]
@@ -77,7 +104,9 @@ class PostgresDatabase:
     @classmethod
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresDatabase:
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=max_connections)
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max_connections, reset=_keep_session
+            )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # The message names the host and the reason, never the password.
             raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -113,37 +142,29 @@ class PostgresDatabase:
     async def exclusive(self, name: str) -> AsyncIterator[None]:
         # A session lock on a connection kept for the whole hold: a process that dies
         # drops its connection, and the server releases the lock with it.
-        async with self.pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", lock_key(name))
-            try:
-                yield
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", lock_key(name))
+        async with self.pool.acquire() as conn, _session_lock(conn, name):
+            yield
 
     async def close(self) -> None:
         await self.pool.close()
 
 
 async def _migrate(pool: Any) -> None:
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", lock_key(MIGRATION_LOCK))
-        try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-            current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            for step in migrations("postgres"):
-                if step.number <= current:
-                    continue
-                log.info("applying migration %04d (%s)", step.number, step.name)
-                async with conn.transaction():
-                    await conn.execute(step.sql)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                        step.number,
-                        step.name,
-                    )
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", lock_key(MIGRATION_LOCK))
+    async with pool.acquire() as conn, _session_lock(conn, MIGRATION_LOCK):
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        for step in migrations("postgres"):
+            if step.number <= current:
+                continue
+            log.info("applying migration %04d (%s)", step.number, step.name)
+            async with conn.transaction():
+                await conn.execute(step.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    step.number,
+                    step.name,
+                )
