@@ -41,11 +41,20 @@ from bot.videos_api import (
     key_fingerprint,
 )
 from bot.videos_api.errors import Rejected, VideoApiError
+from bot.videos_api.sandbox import FINGERPRINT as SANDBOX_FINGERPRINT
 
 log = logging.getLogger(__name__)
 CHARACTER_FIELDS = ("character_url", "character_timestamps", "character_from_task")
 # Tries one request key may make after the provider refused the earlier ones.
 MAX_ATTEMPTS_PER_KEY = 20
+
+
+def _fingerprint(settings: GuildSettings) -> str | None:
+    """Which key the job is made with, stored with it before the create is sent; a sandbox
+    job says so (the server may have a real key, for later or from `[defaults]`)."""
+    if settings.is_sandbox:
+        return SANDBOX_FINGERPRINT
+    return key_fingerprint(settings.api_key) if settings.api_key is not None else None
 
 
 class SubmitOrder(BaseModel):
@@ -147,9 +156,7 @@ class Submitter:
             image=image,
             filesize_limit=order.filesize_limit,
             character=order.character,
-            key_fingerprint=(
-                key_fingerprint(settings.api_key) if settings.api_key is not None else None
-            ),
+            key_fingerprint=_fingerprint(settings),
         )
         last = 0
         for attempt in range(2, MAX_ATTEMPTS_PER_KEY + 2):

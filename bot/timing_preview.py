@@ -3,7 +3,9 @@
 A refused quick storyboard has no valid timing, so it has no animatic of the real video.
 What helps the member mend it is to see what they wrote: every timed shot for its written
 length, the untimed ones sharing what is left of the video (at least a second each), a
-shot written as 0 s for one second. The strip marks where the real video ends and turns
+shot written as 0 s for one second. A shot is held at most for the whole video's length:
+a member may type any number of seconds, and a render that long would hold a transcode
+slot (which deliveries wait for) as long; its note says what was written. The strip marks where the real video ends and turns
 red past it (what the provider would never make); a last card stands for the seconds no
 shot fills. A note on each picture that is wrong says why, in the member's language.
 """
@@ -47,6 +49,12 @@ def _held(shots: Sequence[Shot], seconds: int) -> list[tuple[int, str | None]]:
     return held
 
 
+def written_seconds(shots: Sequence[Shot], seconds: int) -> int:
+    """How long `shots` play as written against a `seconds` video (before any shot is
+    held to the video's length)."""
+    return sum(held for held, _ in _held(shots, seconds))
+
+
 def written_reel(
     shots: Sequence[Shot],
     settings: StoryboardSettings,
@@ -59,6 +67,9 @@ def written_reel(
     start = 0
     for shot, (seconds, key) in zip(shots, _held(shots, video), strict=True):
         notes = [] if key is None else [t(key, locale, written=shot.duration or 0)]
+        if seconds > video:
+            notes.append(t("fix.preview_too_long", locale, written=seconds, video=video))
+            seconds = video
         over = start + seconds - max(start, video)
         if over > 0:
             notes.append(t("fix.preview_past_end", locale, over=over, video=video))

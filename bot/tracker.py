@@ -40,7 +40,7 @@ from bot.videos_api import (
     VideoClient,
     VideoJob,
 )
-from bot.videos_api.sandbox import is_sandbox_task
+from bot.videos_api.sandbox import made_in_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +298,9 @@ class Tracker:
         """The client with the key that made the job: a reload that rotated the guild's key
         must not turn the old key's running jobs into "not found"."""
         settings = self._config().settings_for(job.guild_id)
-        if job.task_id is not None and is_sandbox_task(job.task_id):
-            # Made in-process: followed as such even if the guild now has a real provider.
+        if made_in_sandbox(job.task_id, job.key_fingerprint):
+            # Made in-process: followed as such even if the guild now has a real provider
+            # (cut off before its task id, too: no provider is asked to look for it).
             return self._api.sandbox_client(settings)
         if job.key_fingerprint is None:
             return self._api.client_for(settings)

@@ -28,7 +28,7 @@ from bot.bot import StoryboardBot
 from bot.errors import StoryboardError
 from bot.i18n import pick_locale, t
 from bot.storyboard import check_scenes, shots_from_fields
-from bot.timing_preview import written_reel
+from bot.timing_preview import written_reel, written_seconds
 from bot.transcoder import TranscoderBusy
 from bot.tree import ensure_allowed
 from bot.video_fit import Stopped
@@ -129,9 +129,9 @@ class FixPreviewCog(commands.Cog):
                     )
                 except (TranscoderBusy, Stopped) as busy:
                     raise StoryboardError("fix.preview_busy") from busy
-                text = t(
-                    "fix.preview_posted", locale, total=reel.shot_seconds, video=reel.video_seconds
-                )
+                # The seconds as written, also where a shot was held to the video's length.
+                total = written_seconds(shots, echo.settings.seconds)
+                text = t("fix.preview_posted", locale, total=total, video=reel.video_seconds)
                 await interaction.followup.send(
                     text,
                     file=discord.File(path, filename=path.name),

@@ -160,6 +160,22 @@ async def test_one_timing_preview_a_minute_per_member(world: World) -> None:
     assert len(previews_sent(world)) == 3
 
 
+async def test_a_shot_written_longer_than_the_video_is_shown_for_the_videos_length(
+    world: World,
+) -> None:
+    """A member can type any number of seconds (`[99999999s]`): played as written, that
+    was a render of that length, holding a transcode slot (which paid deliveries wait
+    for) for as long. A shot is shown at most for the whole video's length, and its note
+    says what was written; the reply still counts the seconds as written."""
+    sub = await refused_for_timing(world, ["[2s] A door opens.", "[120s] A very long walk."])
+    assert followup_text(sub).startswith("The shots add up to 122 s but the video is 10 s.")
+    said = await press_timing(world, sub)
+    assert said == t("fix.preview_posted", "en-US", total=122, video=10)
+    [(_, data, _)] = previews_sent(world)
+    _, _, _, frames = video_facts(data)
+    assert abs(frames - 12 * FPS) <= 2  # 2 s, then the long shot for the video's 10 s
+
+
 async def test_other_refusals_offer_no_watch_timing(world: World) -> None:
     world.provider.inject(
         Fault(route="create", kind="status", status=400, body=refusal_body(REAL_PERSON))

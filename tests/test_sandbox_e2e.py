@@ -132,7 +132,7 @@ async def test_a_sandbox_job_goes_through_every_state_to_its_animatic_with_no_pr
     clock = await sandbox_world(world)
     job = await world.submitted_job("A lighthouse at dusk.", "The lamp turns on.", seconds=10)
     assert job.task_id is not None and job.task_id.startswith("sandbox-")
-    assert (job.state, job.provider_status, job.key_fingerprint) == ("active", "queued", None)
+    assert (job.state, job.provider_status, job.key_fingerprint) == ("active", "queued", "sandbox")
 
     clock.offset = JOB_SECONDS / 2  # 50 % of the time: in progress, about 37 %
     await world.wait_until(

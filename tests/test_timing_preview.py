@@ -39,6 +39,15 @@ def test_a_shot_wholly_past_the_end_says_all_of_it_is_cut() -> None:
     assert timing(reel(10, 4)) == [(10, "", True), (4, past(4), True)]
 
 
+def test_a_shot_longer_than_the_whole_video_is_held_for_the_videos_length() -> None:
+    """Any number of seconds can be typed; the render is never longer than a shot per
+    video length, and the note says what was written."""
+    too_long = t("fix.preview_too_long", "en-US", written=10**9, video=10)
+    r = reel(2, 10**9)
+    assert timing(r) == [(2, "", True), (10, f"{too_long} {past(2)}", True)]
+    assert r.seconds == 12
+
+
 def test_seconds_no_shot_fills_are_a_card_of_their_own() -> None:
     gap = t("fix.preview_gap", "en-US", gap=3, video=10)
     assert timing(reel(3, 4)) == [(3, "", True), (4, "", True), (3, gap, False)]

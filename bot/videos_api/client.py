@@ -833,12 +833,19 @@ class VideoApi:
 
     def client_for_fingerprint(self, fingerprint: str, fallback: GuildSettings) -> VideoClient:
         """A client with the key `fingerprint` names, where and as it was used when
-        remembered; the fallback guild's own client when this process never saw it."""
+        remembered; the fallback guild's own client when this process never saw it.
+
+        A guild moved to the sandbox may still hold the key (`api_key`, or listed in
+        `previous_api_keys`) that made a paid job before the move: that job is followed
+        with it at the guild's `base_url`, never by the sandbox client, whose "no such
+        video" would leave the paid video undelivered, or called gone."""
         known = self._keys.get(fingerprint)
         if known is None:
-            for previous in fallback.previous_api_keys:  # rotated away, kept in the config
-                if key_fingerprint(previous) == fingerprint:
-                    return self._client(previous, fallback.base_url, fallback.profile, fallback)
+            # Rotated away, kept in the config; or a sandbox guild's key, kept for later.
+            kept = (fallback.api_key,) if fallback.is_sandbox and fallback.base_url else ()
+            for key in (*fallback.previous_api_keys, *kept):
+                if key is not None and key_fingerprint(key) == fingerprint:
+                    return self._client(key, fallback.base_url, fallback.profile, fallback)
             return self.client_for(fallback)
         return self._client(known.api_key, known.base_url, known.profile, fallback)
 

@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 SandboxRender = Callable[[str, Path], Awaitable[bool]]
 
 PREFIX = "sandbox-"
+# The key fingerprint a sandbox job is stored with: before its create has a task id
+# (cut off mid-submit, then "uncertain"), this is what says it never reached a provider,
+# so it is never looked for at one when the server has a real provider by then.
+FINGERPRINT = "sandbox"
 _TASK_ID = re.compile(r"^sandbox-(\d{1,15})-(\d{1,9})-[0-9a-f]{8,32}$")
 # The first part of the job's time it is "queued", as a real provider's jobs are.
 QUEUED_SHARE = 0.2
@@ -47,6 +51,14 @@ QUEUED_SHARE = 0.2
 
 def is_sandbox_task(task_id: str) -> bool:
     return task_id.startswith(PREFIX)
+
+
+def made_in_sandbox(task_id: str | None, key_fingerprint: str | None) -> bool:
+    """Whether a stored job was made by the sandbox: its task id says so, or, before it
+    has one, the fingerprint it was stored with."""
+    if task_id is not None:
+        return is_sandbox_task(task_id)
+    return key_fingerprint == FINGERPRINT
 
 
 def _parse(task_id: str) -> tuple[float, float]:
@@ -82,7 +94,7 @@ class SandboxClient(VideoClient):
 
     @property
     def fingerprint(self) -> str:
-        return "sandbox"
+        return FINGERPRINT
 
     @property
     def can_list(self) -> bool:

@@ -1,0 +1,94 @@
+"""Sequences a review of issue 17 (the sandbox provider) found that broke the money rules,
+kept as regressions. Each drives the real bot through the fake Discord and the fake
+provider. (Docstrings describe the defect as it was.)"""
+
+from __future__ import annotations
+
+from tests.fake_discord.standard import GUILD_ID
+from tests.fake_provider import Fault
+from tests.fake_provider.fixtures import GUILD_A_KEY
+from tests.harness import World
+from tests.test_money_e2e import delivered, state_is, texts_in
+from tests.test_sandbox_e2e import video_posts
+
+
+async def test_a_sandbox_job_cut_off_mid_submit_is_never_looked_for_at_a_real_provider(
+    world: World,
+) -> None:
+    """A sandbox job whose create was cut off (the bot stopped between storing it and
+    recording its task id) is "uncertain". If the server has a real provider by the time
+    the tracker looks, `Tracker.client_for` (no task id, no key fingerprint) took the
+    guild's current client and listed the real provider's jobs with the server's key,
+    for a job no provider ever saw, until the horizon. Made in the sandbox, it is
+    followed by the sandbox: it can't list, so the member is asked at once."""
+    sandbox = world.config_with(guilds={str(GUILD_ID): {"profile": "sandbox"}})
+    await world.restart(sandbox)
+    job = await world.submitted_job("A lighthouse, cut off.")
+    assert job.task_id is not None and job.task_id.startswith("sandbox-")
+    await world.stop_bot()
+    # As the store holds a job whose create never got its answer recorded.
+    await world.sql(
+        "UPDATE jobs SET state = 'pending', task_id = NULL, provider_status = NULL WHERE id = ?",
+        job.id,
+    )
+    await world.start_bot(world.config_with())  # the server now has its real provider
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    assert (job.state, job.resolution) == ("uncertain", "unlistable")
+    [notice] = [t for t in texts_in(world, job.thread_id) if f"#{job.id}" in t]
+    assert "can't know whether the video service started" in notice
+    assert world.provider.requests == []
+
+
+async def test_a_paid_job_is_delivered_after_its_server_moves_to_the_sandbox(
+    world: World,
+) -> None:
+    """An admin tries the sandbox on a live server (keeping its key) and restarts while a
+    paid job runs. `Tracker.client_for` asks `VideoApi.client_for_fingerprint`, which
+    knows the job's key only from this process's memory and otherwise falls back to the
+    guild's client: the sandbox's. It answers 404 for the real task id, which
+    `Tracker._look` takes for a key no longer configured: the paid video, finished at the
+    provider, is never delivered (closed as expired at the horizon, no Retry)."""
+    job = await world.submitted_job("A paid lighthouse.")
+    assert job.task_id is not None and not job.task_id.startswith("sandbox-")
+    config = world.config_with(
+        guilds={str(GUILD_ID): {"api_key": GUILD_A_KEY, "profile": "sandbox"}}
+    )
+    await world.restart(config)
+    world.provider.advance(3600)  # the paid video is finished at the provider
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    assert (job.state, job.delivery_error) == ("completed", None)
+    assert_the_paid_video_was_posted(world, job.thread_id)
+
+
+async def test_a_finished_paid_video_is_not_called_gone_after_a_move_to_the_sandbox(
+    world: World,
+) -> None:
+    """Worse than the running job: a paid video finished and waiting for its delivery
+    (the provider's download was failing) is downloaded, after the restart, from the
+    sandbox client, whose 404 the delivery takes for "the provider no longer keeps the
+    video": the member is told it is gone and the job is closed."""
+    job = await world.submitted_job("A paid lighthouse.")
+    world.provider.inject(Fault(route="content", kind="status", status=500, times=1000))
+    world.provider.advance(3600)
+    await world.wait_until(lambda: state_is(world, job.id, "completed"))
+    config = world.config_with(
+        guilds={str(GUILD_ID): {"api_key": GUILD_A_KEY, "profile": "sandbox"}}
+    )
+    await world.restart(config)
+    world.provider.faults.clear()
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    assert (job.state, job.delivery_error) == ("completed", None)
+    assert not [t for t in texts_in(world, job.thread_id) if "no longer" in t]
+    assert_the_paid_video_was_posted(world, job.thread_id)
+
+
+def assert_the_paid_video_was_posted(world: World, thread_id: int | None) -> None:
+    """The provider's video, downloaded with the server's key, in the job's thread, and
+    not passed off as a sandbox preview."""
+    [post] = video_posts(world, thread_id)
+    assert "Sandbox preview" not in str(post.json["content"])
+    last = world.provider.requests_to("content")[-1]
+    assert (last.status, last.key) == (200, GUILD_A_KEY)
