@@ -22,7 +22,7 @@ from bot.sandbox_videos import SandboxVideos
 from bot.store import Job, Store, open_store
 from bot.tracker import Tracker
 from bot.transcoder import Transcoder
-from bot.videos_api import ContentTooLarge, NotFound, VideoApi
+from bot.videos_api import ContentTooLarge, KeyGone, NotFound, VideoApi
 from bot.videos_api.sandbox import is_sandbox_task
 
 MB = 1024 * 1024
@@ -68,6 +68,11 @@ async def fetch_video(config: Config, reference: str, out: Path) -> str:
         except NotFound:
             raise FetchError(
                 f"the provider no longer keeps the video of job #{job.id} (task {job.task_id})"
+            ) from None
+        except KeyGone:
+            raise FetchError(
+                f"job #{job.id} was made with a key that is no longer in the config:"
+                " add it back under previous_api_keys to fetch its video"
             ) from None
         except ContentTooLarge:
             raise FetchError(

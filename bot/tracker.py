@@ -32,6 +32,7 @@ from bot.leases import holding
 from bot.store import Job, Resolution
 from bot.store.api import StoreApi
 from bot.videos_api import (
+    KeyGone,
     NotFound,
     NotSupported,
     RateLimited,
@@ -570,6 +571,20 @@ class Tracker:
         await self._finish(job)
 
     async def download(self, job: Job, dest: Path, max_bytes: int) -> int:
-        """Stream the finished video to `dest` with the key that made the job."""
+        """Stream the finished video to `dest` with the key that made the job. `KeyGone`
+        when that key is no longer configured: the 404 of the client used instead (the
+        guild's new key, or the sandbox) does not mean the video is gone."""
         assert job.task_id is not None
-        return await self.client_for(job).download_content(job.task_id, dest, max_bytes=max_bytes)
+        client = self.client_for(job)
+        try:
+            return await client.download_content(job.task_id, dest, max_bytes=max_bytes)
+        except NotFound:
+            if job.key_fingerprint is None or client.fingerprint == job.key_fingerprint:
+                raise
+            log.warning(
+                "job=%s task_id=%s was made with a key this guild no longer has, so its video"
+                " can't be fetched. Add the old key back (previous_api_keys) to deliver it",
+                job.id,
+                job.task_id,
+            )
+            raise KeyGone from None

@@ -4,6 +4,7 @@ from bot.videos_api.client import RetryPolicy, VideoApi, VideoClient
 from bot.videos_api.errors import (
     AuthFailed,
     ContentTooLarge,
+    KeyGone,
     NotFound,
     NotSupported,
     ProviderDown,
@@ -28,6 +29,7 @@ __all__ = [
     "AuthFailed",
     "ContentTooLarge",
     "CreateVideoRequest",
+    "KeyGone",
     "NotFound",
     "NotSupported",
     "ProviderDown",

@@ -47,6 +47,16 @@ class NotFound(Rejected):
     pass
 
 
+class KeyGone(VideoApiError):
+    """The job was made with a key this process no longer has (rotated and dropped, or its
+    server moved to the sandbox without it): the client it has instead answers 404 for a
+    task it never made, which says nothing about the job. Passing: the key may come back
+    (`previous_api_keys`)."""
+
+    def __init__(self) -> None:
+        super().__init__("provider.key_gone")
+
+
 class ProviderDown(VideoApiError):
     """5xx, a broken answer, or no connection: the provider is not working now.
 
