@@ -249,10 +249,12 @@ async def test_a_thread_the_bot_may_not_attach_to_is_answered_and_keeps_the_minu
 ) -> None:
     draft = await draft_with_shots(world, "", "", "")
     deny_bot(world, Perm.ATTACH_FILES)
-    ix = await press(world, draft, "animatic", world.std.alice)
-    assert await answered(world, ix) == t("draft.animatic_not_posted", "en-US")
+    for _ in range(3):  # pressed again and again: each refused before any render
+        ix = await press(world, draft, "animatic", world.std.alice)
+        assert await answered(world, ix) == t("draft.animatic_not_posted", "en-US")
     expect_refusals(world)
     assert posts_in(world, draft) == []
+    assert not [c for c in world.fd.calls_to(SEND) if c.files]  # no render tried to post
     # Nothing was posted, so nothing counts: once allowed, the next press renders.
     world.std.text.overwrites.pop()
     await answered(world, await press(world, draft, "animatic", world.std.alice))
