@@ -12,7 +12,11 @@ remix, character) appear only where paying again makes sense:
 - uncertain (the provider may have the job) and expired (it may still finish): details,
   and once the bot has stopped looking, `resubmit`, which asks the member to confirm
   the risk of paying twice first;
-- a character job: details, and retry re-makes the character (never a video).
+- a character job: details, and retry re-makes the character (never a video);
+- a sandbox job (a free preview) in a server that has since moved to a paid provider:
+  no retry, resubmit or character. One click on a card that says "nothing paid" must
+  not pay, and no provider has a sandbox task to make a character from. Edit & redo
+  stays: the member submits its form knowingly, as they would /storyboard.
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ from typing import Literal
 from bot.moderation import is_moderation
 from bot.profiles import ProviderProfile
 from bot.store import Job
+from bot.videos_api.sandbox import made_in_sandbox
 
 Action = Literal["details", "cancel", "retry", "resubmit", "remix", "character"]
 
 
 def actions_for(job: Job, profile: ProviderProfile) -> tuple[Action, ...]:
     """The actions `job` offers now, in the order its buttons are drawn."""
+    actions = _by_state(job, profile)
+    if made_in_sandbox(job.task_id, job.key_fingerprint) and profile.name != "sandbox":
+        return tuple(a for a in actions if a not in ("retry", "resubmit", "character"))
+    return actions
+
+
+def _by_state(job: Job, profile: ProviderProfile) -> tuple[Action, ...]:
     video = job.kind == "video"
     state = job.state
     if state == "active":

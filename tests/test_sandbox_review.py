@@ -92,3 +92,39 @@ def assert_the_paid_video_was_posted(world: World, thread_id: int | None) -> Non
     assert "Sandbox preview" not in str(post.json["content"])
     last = world.provider.requests_to("content")[-1]
     assert (last.status, last.key) == (200, GUILD_A_KEY)
+
+
+async def test_a_sandbox_cards_retry_pays_nothing_after_the_server_moves_to_a_paid_provider(
+    world: World,
+) -> None:
+    """A free preview's card says "nothing paid". After the server moved to a paid
+    provider, its Retry (one click) made a paid video of it; a completed one's Create
+    character would have sent a sandbox task id to the provider. Both are gone from such
+    a card; Edit & redo (a form the member submits knowingly) stays."""
+    from tests.test_money_e2e import button_ids, card_of, press
+    from tests.test_sandbox_e2e import sandbox_world
+
+    await sandbox_world(world)
+    job = await world.submitted_job("A free lighthouse.")
+    cancel = await press(world, job.card_message_id or 0, f"sb:cancel:{job.id}")
+    await world.wait_reply(cancel)
+    await world.wait_until(lambda: state_is(world, job.id, "cancelled"))
+    await world.wait_until(
+        lambda: f"sb:retry:{job.id}" in button_ids(card_of(world, job.card_message_id))
+    )
+    card = card_of(world, job.card_message_id)  # free to retry, in the sandbox
+
+    await world.restart(world.config_with())  # the server's real provider and key
+    retry = await press(world, card, f"sb:retry:{job.id}")
+    assert retry.callback is not None
+    assert retry.callback["data"]["content"] == (
+        f"Video #{job.id} is now: Cancelled. That button no longer applies, and nothing was sent."
+    )
+    await world.wait_until(
+        lambda: (
+            button_ids(card_of(world, job.card_message_id))
+            == [f"sb:remix:{job.id}", f"sb:details:{job.id}"]
+        )
+    )
+    assert world.provider.requests == []
+    assert len(await world.jobs()) == 1

@@ -63,12 +63,12 @@ async def post_preview(
 ) -> None:
     """Answer a Watch preview press by a member who may post in the draft's thread."""
     valid = _valid(bot, draft, locale)
-    if interaction.channel_id == (draft.thread_id or draft.channel_id):
-        # Pressed in the thread (the panel is there): Discord says what the bot may do
-        # in it. Without Attach Files nothing could be posted, so nothing is rendered
-        # (a failed post gives the minute back, and each press would render again).
-        if not interaction.app_permissions.attach_files:
-            raise StoryboardError("draft.animatic_not_posted")
+    # Pressed in the thread (the panel is there), Discord says what the bot may do in it.
+    # Without Attach Files nothing could be posted, so nothing is rendered (a failed post
+    # gives the minute back, and each press would render again).
+    in_thread = interaction.channel_id == (draft.thread_id or draft.channel_id)
+    if in_thread and not interaction.app_permissions.attach_files:
+        raise StoryboardError("draft.animatic_not_posted")
     image = await bot.store.drafts.image(draft.id)
     reference = image.data if image is not None else None
     options = options_for(bot.config.guild(draft.guild_id))
