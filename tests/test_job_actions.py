@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.job_actions import actions_for, request_key_for
-from bot.profiles import OPENAI, RELAY
+from bot.profiles import OPENAI, RELAY, SANDBOX
 from bot.store import Store
 from bot.videos_api import VideoJob
 from tests.backends import open_store
@@ -48,6 +48,32 @@ async def test_actions_follow_the_state(
     tmp_path: Path, fields: dict[str, Any], expected: tuple[str, ...]
 ) -> None:
     assert actions_for(await job_in(tmp_path, **fields), RELAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "in_sandbox", "moved_to_relay"),
+    [
+        ({"state": "cancelled"}, ("retry", "remix", "details"), ("remix", "details")),
+        ({"state": "completed"}, ("remix", "details"), ("remix", "details")),
+        ({"state": "expired"}, ("resubmit", "details"), ("details",)),
+        # Cut off before its task id: known by the fingerprint it was stored with.
+        (
+            {"state": "uncertain", "resolution": "unlistable", "task_id": None},
+            ("resubmit", "details"),
+            ("details",),
+        ),
+    ],
+)
+async def test_a_free_previews_card_never_pays_in_a_server_that_now_pays(
+    tmp_path: Path,
+    fields: dict[str, Any],
+    in_sandbox: tuple[str, ...],
+    moved_to_relay: tuple[str, ...],
+) -> None:
+    fields = {"task_id": "sandbox-1796270000000-20000-0123456789abcdef", **fields}
+    job = await job_in(tmp_path, key_fingerprint="sandbox", **fields)
+    assert actions_for(job, SANDBOX) == in_sandbox
+    assert actions_for(job, RELAY) == moved_to_relay
 
 
 async def test_a_profile_that_cannot_delete_or_make_characters_offers_neither(
