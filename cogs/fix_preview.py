@@ -32,6 +32,7 @@ from bot.timing_preview import written_reel, written_seconds
 from bot.transcoder import TranscoderBusy
 from bot.tree import ensure_allowed
 from bot.video_fit import Stopped
+from cogs.cog_of import cog_of
 from cogs.form_fix import TIMING_PREFIX, TIMING_TEMPLATE, own_echo
 from cogs.replies import NO_MENTIONS, reply, report_error
 
@@ -55,13 +56,7 @@ class WatchTimingButton(ui.DynamicItem[ui.Button[ui.View]], template=TIMING_TEMP
         return cls(int(match["echo_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        client = interaction.client
-        cog = (
-            client.get_cog(FixPreviewCog.__cog_name__)
-            if isinstance(client, StoryboardBot)
-            else None
-        )
-        assert isinstance(cog, FixPreviewCog), "Watch timing is registered by its cog"
+        cog = cog_of(interaction, FixPreviewCog)
         with cog.bot.busy():
             await cog.watch(interaction, self.echo_id)
 

@@ -34,6 +34,7 @@ from bot.tree import ensure_allowed
 from bot.videos_api import ReferenceImage
 from cogs.attachments import fetch_reference_image
 from cogs.audience import guild_locale
+from cogs.cog_of import cog_of
 from cogs.form_fix import FIX_PREFIX, FIX_TEMPLATE, own_echo, refuse
 from cogs.job_posting import post_job_card
 from cogs.replies import reply, report_error
@@ -258,14 +259,7 @@ class FixButton(ui.DynamicItem[ui.Button[ui.View]], template=FIX_TEMPLATE):
         return cls(int(match["echo_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        client = interaction.client
-        cog = (
-            client.get_cog(StoryboardCog.__cog_name__)
-            if isinstance(client, StoryboardBot)
-            else None
-        )
-        assert isinstance(cog, StoryboardCog), "Fix is registered by the storyboard cog"
-        await cog.reopen_form(interaction, self.echo_id)
+        await cog_of(interaction, StoryboardCog).reopen_form(interaction, self.echo_id)
 
 
 class StoryboardCog(commands.Cog):
