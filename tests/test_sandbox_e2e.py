@@ -323,18 +323,7 @@ async def test_a_draft_with_a_reference_image_is_delivered_over_it(world: World)
     clock = await sandbox_world(world)
     draft = await new_draft(world)
     await add_shot(world, draft, world.std.alice, "A poster on a wall.", "15")
-    message = world.member_message(
-        world.std.text, world.std.bob, "use this one", [picture_upload(world)]
-    )
-    ix = await world.fd.run_message_context_menu(
-        "Use as reference image", message, user=world.std.alice
-    )
-    await world.wait_reply(ix)
-    picker = ix.original_message
-    assert picker is not None
-    custom_id = picker["components"][0]["components"][0]["custom_id"]
-    chosen = await world.fd.select(picker, custom_id, [str(draft.id)], user=world.std.alice)
-    await chosen.wait_callback()
+    chosen = await world.use_as_reference(picture_upload(world), str(draft.id))
     assert "Reference image set: poster.png." in reply_of(chosen)
     await press(world, draft, "submit", world.std.alice)
     await world.wait_until(lambda: jobs_with_task(world))
