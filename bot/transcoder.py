@@ -11,12 +11,18 @@ stop between two frames, and its slot is free only when the thread has really en
 
 Animatics (`bot.animatic`) share the slots: they take a fraction of a second of one core,
 so a separate pool would only let renders and transcodes together overrun the cores the
-slots were sized for.
+slots were sized for. But they are free (a draft's preview, Watch timing, a sandbox
+job's "video") and a delivery's transcode or still is a video somebody paid for: a slot
+that frees goes to a paid waiter first, and free work queues apart, so a flood of
+sandbox jobs can never fill the queue a paid delivery needs. A free render already
+running is not stopped; it takes under a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -35,32 +41,63 @@ class TranscoderBusy(Exception):
     """Every slot is taken and the queue is full: try again later."""
 
 
+# Who goes first when a slot frees: a paid video's transcode or still, then free renders.
+PAID, FREE = 0, 1
+
+
 class Transcoder:
     def __init__(self, slots: int = 1, queue: int = 4) -> None:
         self.slots, self.queue = slots, queue
-        self._slots = asyncio.Semaphore(slots)
-        self._queue = queue
-        self._waiting = 0
+        self._free_slots = slots
+        # Callers waiting for a slot: (rank, arrival, their future), paid first, then in
+        # arrival order; `_queued` counts them per rank, each rank under `queue`.
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._queued = [0, 0]
+        self._arrivals = itertools.count()
         self._stop = threading.Event()
         self._threads: set[asyncio.Future[Any]] = set()
 
     @property
     def waiting(self) -> int:
         """Callers waiting for a slot now."""
-        return self._waiting
+        return sum(self._queued)
 
-    async def _run(self, work: Callable[[], T], *, wait: bool = True) -> T:
-        if self._slots.locked() and (not wait or self._waiting >= self._queue):
-            raise TranscoderBusy
-        self._waiting += 1
+    async def _acquire(self, rank: int) -> None:
+        if self._free_slots > 0 and not self._waiters:
+            self._free_slots -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (rank, next(self._arrivals), turn)
+        heapq.heappush(self._waiters, entry)
+        self._queued[rank] += 1
         try:
-            await self._slots.acquire()
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self._release()  # handed a slot as it was cancelled: pass it on
+            else:
+                self._waiters.remove(entry)
+                heapq.heapify(self._waiters)
+            raise
         finally:
-            self._waiting -= 1
+            self._queued[rank] -= 1
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, turn = heapq.heappop(self._waiters)
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free_slots += 1
+
+    async def _run(self, work: Callable[[], T], *, wait: bool = True, rank: int = PAID) -> T:
+        if self._free_slots == 0 and (not wait or self._queued[rank] >= self.queue):
+            raise TranscoderBusy
+        await self._acquire(rank)
         try:
             thread = asyncio.ensure_future(asyncio.to_thread(work))
         except BaseException:
-            self._slots.release()
+            self._release()
             raise
         self._threads.add(thread)
         thread.add_done_callback(self._ended)
@@ -69,7 +106,7 @@ class Transcoder:
 
     def _ended(self, thread: asyncio.Future[Any]) -> None:
         self._threads.discard(thread)
-        self._slots.release()
+        self._release()
         if not thread.cancelled() and thread.exception() is not None:
             log.debug("transcode ended with %r", thread.exception())
 
@@ -104,14 +141,15 @@ class Transcoder:
         wait: bool = True,
     ) -> Animatic:
         """`board`'s animatic written to `dst` (`bot.animatic.render_animatic`), in a
-        thread and a slot. With `wait=False`, `TranscoderBusy` at once when no slot is free
-        now (a member pressing Preview is better told to try again than kept waiting
-        behind a transcode)."""
+        thread and a slot, after any paid work waiting for one. With `wait=False`,
+        `TranscoderBusy` at once when no slot is free now (a member pressing Preview is
+        better told to try again than kept waiting behind a transcode)."""
         return await self._run(
             lambda: render_animatic(
                 board, dst, reference=reference, options=options, stop=self._stop
             ),
             wait=wait,
+            rank=FREE,
         )
 
     async def close(self, grace: float = 1.0) -> None:

@@ -328,12 +328,12 @@ async def test_renders_run_in_a_transcoder_slot_off_the_event_loop(
     monkeypatch.setattr(transcoder_module, "render_animatic", recording)
     transcoder = Transcoder(slots=1, queue=4)
     story = board([ENGLISH, ZH_CN], [2, 2])
-    await transcoder._slots.acquire()  # a transcode holds the only slot
+    await transcoder._acquire(transcoder_module.PAID)  # a transcode holds the only slot
     try:
         with pytest.raises(TranscoderBusy):
             await transcoder.animatic(story, tmp_path / "busy.mp4", wait=False)
     finally:
-        transcoder._slots.release()
+        transcoder._release()
     result = await transcoder.animatic(story, tmp_path / "a.mp4", wait=False)
     assert len(threads) == 1
     assert threads[0] != threading.get_ident()

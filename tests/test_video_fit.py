@@ -7,6 +7,7 @@ import asyncio
 import io
 import threading
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -243,6 +244,78 @@ async def test_transcodes_wait_for_a_slot_and_a_full_queue_is_refused(
     assert (await first).encodes == 1
     assert (await second).encodes == 1
     assert most == 1  # never two at once in one slot
+
+
+async def test_a_paid_transcode_goes_before_free_renders_and_their_queue_is_apart(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Animatics are free (previews, sandbox jobs); a delivery's transcode is a video
+    somebody paid for. Free renders waiting for the slot let a paid one go first, and a
+    queue full of them does not refuse it."""
+    release = threading.Event()
+    started = threading.Event()
+    order: list[str] = []
+
+    def blocking_fit(src: Path, dst: Path, limit: int, **_: object) -> FitResult:
+        order.append(dst.stem)
+        if dst.stem == "holder":
+            started.set()
+            release.wait(30)
+        return FitResult(size=1, duration=1.0, width=2, height=2, encodes=1)
+
+    def render(board: object, dst: Path, **_: object) -> object:
+        order.append(dst.stem)
+        return None
+
+    monkeypatch.setattr(transcoder_module, "fit_video", blocking_fit)
+    monkeypatch.setattr(transcoder_module, "render_animatic", render)
+    transcoder = Transcoder(slots=1, queue=2)
+    holder = asyncio.create_task(transcoder.fit(small, tmp_path / "holder.mp4", 1))
+    await asyncio.to_thread(started.wait, 30)
+    board: Any = None
+    free = [
+        asyncio.create_task(transcoder.animatic(board, tmp_path / f"free{n}.mp4")) for n in (1, 2)
+    ]
+    try:
+        await asyncio.sleep(0)  # both free renders wait for the slot
+        assert transcoder.waiting == 2
+        with pytest.raises(TranscoderBusy):  # the free queue is full...
+            await transcoder.animatic(board, tmp_path / "free3.mp4")
+        # ...and a paid transcode still queues, behind nobody.
+        paid = asyncio.create_task(transcoder.fit(small, tmp_path / "paid.mp4", 1))
+        await asyncio.sleep(0)
+        assert transcoder.waiting == 3
+    finally:
+        release.set()
+    await asyncio.gather(holder, paid, *free)
+    assert order == ["holder", "paid", "free1", "free2"]
+
+
+async def test_a_waiter_cancelled_before_or_as_its_turn_came_loses_no_slot(
+    small: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transcoder_module, "still_frame", lambda src, max_bytes=None: b"jpeg")
+    transcoder = Transcoder(slots=1, queue=4)
+    await transcoder._acquire(transcoder_module.PAID)  # a transcode holds the only slot
+
+    early = asyncio.create_task(transcoder.still(small))
+    await asyncio.sleep(0)
+    early.cancel()  # before its turn: it leaves the queue
+    with pytest.raises(asyncio.CancelledError):
+        await early
+    assert transcoder.waiting == 0
+
+    late = asyncio.create_task(transcoder.still(small))
+    await asyncio.sleep(0)
+    assert transcoder.waiting == 1
+    transcoder._release()  # the transcode ends: its slot is handed to the waiter...
+    late.cancel()  # ...cancelled before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    # The slot was passed on, not lost with it.
+    assert await asyncio.wait_for(transcoder.still(small), 30) == b"jpeg"
+    assert await asyncio.wait_for(transcoder.still(small), 30) == b"jpeg"
+    await transcoder.close(grace=30)
 
 
 async def test_a_card_still_does_not_wait_for_a_busy_slot(
