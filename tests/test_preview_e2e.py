@@ -18,6 +18,7 @@ import pytest
 from bot.animatic import FPS
 from bot.drafts import Draft
 from bot.i18n import t
+from bot.transcoder import PAID
 from cogs.draft.animatic_preview import PREVIEW_EVERY_SECONDS
 from tests.fake_discord import InteractionHandle, RecordedCall
 from tests.fake_discord.models import Member, Overwrite, Perm
@@ -199,16 +200,16 @@ async def test_a_draft_that_cant_be_previewed_says_why(
 
 async def test_a_busy_transcoder_is_answered_and_the_next_press_renders(world: World) -> None:
     draft = await draft_with_shots(world, "", "", "")
-    slots = world.bot.transcoder._slots  # every slot taken by a long transcode
-    for _ in range(world.bot.transcoder.slots):
-        await slots.acquire()
+    transcoder = world.bot.transcoder  # every slot taken by a long (paid) transcode
+    for _ in range(transcoder.slots):
+        await transcoder._acquire(PAID)
     try:
         ix = await press(world, draft, "animatic", world.std.alice)
         assert await answered(world, ix) == t("draft.animatic_busy", "en-US")
         assert posts_in(world, draft) == []
     finally:
-        for _ in range(world.bot.transcoder.slots):
-            slots.release()
+        for _ in range(transcoder.slots):
+            transcoder._release()
     # The busy press did not use up the draft's minute.
     await answered(world, await press(world, draft, "animatic", world.std.alice))
     assert len(posts_in(world, draft)) == 1
