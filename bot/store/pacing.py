@@ -22,19 +22,23 @@ from bot.videos_api.ratelimit import PacingUnavailable, Turn
 # transaction's start.
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
 
-# Granted: the row is new, or its last start is `interval` back and its pause is over;
-# then the start is recorded. Refused: no row comes back and nothing is written. The
-# conditions are evaluated on the row as locked (ON CONFLICT takes the lock), never on
-# a stale snapshot.
+# One statement, granted or not. Granted: the row is new, or its last start is `interval`
+# back and its pause is over; then the start is recorded. The conditions are evaluated on
+# the row as locked (ON CONFLICT takes the lock), never on a stale snapshot. Refused:
+# nothing is written, and the same statement reads when the key may start next (the row
+# as of the statement's start: if another process took the turn meanwhile, the wait read
+# is short, and the next ask, a statement again, reads the new start).
 _TAKE_TURN = f"""
-INSERT INTO key_pacers AS p (key_digest, last_start)
-VALUES (?, {_NOW})
-ON CONFLICT (key_digest) DO UPDATE SET last_start = {_NOW}
-WHERE p.last_start <= {_NOW} - ? AND p.paused_until <= {_NOW}
-RETURNING p.last_start
+WITH granted AS (
+    INSERT INTO key_pacers AS p (key_digest, last_start)
+    VALUES (?, {_NOW})
+    ON CONFLICT (key_digest) DO UPDATE SET last_start = {_NOW}
+    WHERE p.last_start <= {_NOW} - ? AND p.paused_until <= {_NOW}
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM granted) AS granted, k.last_start, k.paused_until, {_NOW} AS now
+FROM (SELECT 1) AS one LEFT JOIN key_pacers AS k ON k.key_digest = ?
 """
-
-_WHEN = f"SELECT last_start, paused_until, {_NOW} AS now FROM key_pacers WHERE key_digest = ?"
 
 _PAUSE = f"""
 INSERT INTO key_pacers AS p (key_digest, last_start, paused_until)
@@ -54,17 +58,19 @@ class KeyPacers:
 
     async def take_turn(self, digest: str, interval: float) -> Turn:
         try:
-            if await self._db.fetchrow(_TAKE_TURN, digest, interval) is not None:
-                return Turn(granted=True)
-            row = await self._db.fetchrow(_WHEN, digest)
+            row = await self._db.fetchrow(_TAKE_TURN, digest, interval, digest)
         except _UNAVAILABLE as exc:
             raise PacingUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if row is None:  # refused by a row that is gone since: never deleted, ask again
+        if row is not None and row["granted"]:
+            return Turn(granted=True)
+        if row is None or row["last_start"] is None:
+            # Refused by a row another process made after this statement began: ask again.
             return Turn(granted=False)
         now = float(row["now"])
         paused_until = float(row["paused_until"])
         wait = max(float(row["last_start"]) + interval, paused_until) - now
-        # A wait already over (the turn came free between the two statements): ask again.
+        # A wait already over (a start read from before another process's took the turn,
+        # or the turn came free since): ask again.
         return Turn(granted=False, wait=max(0.0, wait), paused_for=max(0.0, paused_until - now))
 
     async def pause(self, digest: str, seconds: float) -> None:
