@@ -177,25 +177,30 @@ async def test_a_double_click_posts_once(world: World) -> None:
     )
 
 
-@pytest.mark.parametrize("durations", [(), ("10", "10")], ids=["no_shots", "too_long"])
-async def test_a_draft_that_cant_be_previewed_says_why(
-    world: World, durations: tuple[str, ...]
-) -> None:
-    draft = await draft_with_shots(world, *durations)
+async def test_a_draft_with_no_shots_cant_be_previewed_and_says_why(world: World) -> None:
+    draft = await draft_with_shots(world)
     ix = await press(world, draft, "animatic", world.std.alice)
     assert ix.callback is not None
     assert ix.callback["data"]["flags"] & 64  # ephemeral
-    # What is wrong, as the panel says it: no shots, or lengths that overrun the video.
-    timing = draft.timing_problem()
-    reason = (
-        t("storyboard.no_shots", "en-US")
-        if timing is None
-        else t(timing.key, "en-US", **timing.fields)
-    )
-    assert bool(durations) == (timing is not None)
+    reason = t("storyboard.no_shots", "en-US")
     assert text_of(ix) == t("draft.animatic_problem", "en-US", reason=reason)
     assert posts_in(world, draft) == []
     assert await world.sql("SELECT * FROM draft_previews") == []
+
+
+async def test_a_draft_whose_lengths_overrun_the_video_plays_as_written(world: World) -> None:
+    """10 s + 10 s for a 15 s video: the panel says what to change; the preview plays the
+    20 s as written, red on the bar past the 15 s the video will have, so the thread sees
+    which shot is cut."""
+    draft = await draft_with_shots(world, "10", "10")
+    assert draft.timing_problem() is not None
+    await answered(world, await press(world, draft, "animatic", world.std.alice))
+    [post] = posts_in(world, draft)
+    assert post.json["content"] == (
+        f"Preview of draft #{draft.id}, version {draft.version}, played as written: 20 s of"
+        " shots for a 15 s video (red on the bar is past its end) — no video service was used."
+    )
+    assert_plays(post, 20, 2, (1280, 720))
 
 
 async def test_a_busy_transcoder_is_answered_and_the_next_press_renders(world: World) -> None:

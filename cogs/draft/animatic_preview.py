@@ -15,13 +15,14 @@ from pathlib import Path
 
 import discord
 
-from bot.animatic import AnimaticOptions, animatic_key, options_for
+from bot.animatic import AnimaticOptions, Reel, animatic_key, options_for
 from bot.bot import StoryboardBot
 from bot.drafts import Draft
 from bot.errors import StoryboardError
 from bot.i18n import t
 from bot.store.previews import PreviewClaimed, PreviewShown, PreviewWait
 from bot.storyboard import ValidStoryboard, validate_storyboard
+from bot.timing_preview import TIMING_REFUSALS, written_reel
 from bot.transcoder import TranscoderBusy
 from bot.video_fit import Stopped
 from cogs.replies import NO_MENTIONS, reply
@@ -39,14 +40,39 @@ def _problem(problem: StoryboardError, locale: str) -> StoryboardError:
     return StoryboardError("draft.animatic_problem", reason=reason)
 
 
-def _valid(bot: StoryboardBot, draft: Draft, locale: str) -> ValidStoryboard:
+def _board(bot: StoryboardBot, draft: Draft, locale: str) -> tuple[ValidStoryboard | Reel, str]:
+    """What the preview plays, and the line posted with it. A draft whose lengths don't
+    add up to the video's is played as written (`bot.timing_preview`), red past the
+    video's end: seeing the overrun is what settles a thread's argument about timing.
+    Anything else wrong (no shots, a setting) is said to the member instead."""
     guild = bot.config.guild(draft.guild_id)
+    board = draft.storyboard()
     try:
-        return validate_storyboard(
-            draft.storyboard(), guild.profile, models=guild.models, max_seconds=guild.max_seconds
+        valid = validate_storyboard(
+            board, guild.profile, models=guild.models, max_seconds=guild.max_seconds
         )
     except StoryboardError as problem:
-        raise _problem(problem, locale) from problem
+        if problem.key not in TIMING_REFUSALS:
+            raise _problem(problem, locale) from problem
+        reel = written_reel(board.shots, board.settings, guild.profile, draft.locale)
+        text = t(
+            "draft.animatic_posted_as_written",
+            draft.locale,
+            draft=draft.id,
+            version=draft.version,
+            total=reel.shot_seconds,
+            seconds=reel.video_seconds,
+        )
+        return reel, text
+    text = t(
+        "draft.animatic_posted",
+        draft.locale,
+        draft=draft.id,
+        version=draft.version,
+        shots=len(valid.shots),
+        seconds=valid.settings.seconds,
+    )
+    return valid, text
 
 
 def _link(bot: StoryboardBot, draft: Draft, channel_id: int, message_id: int) -> str:
@@ -62,7 +88,7 @@ async def post_preview(
     bot: StoryboardBot, interaction: discord.Interaction, draft: Draft, locale: str
 ) -> None:
     """Answer a Watch preview press by a member who may post in the draft's thread."""
-    valid = _valid(bot, draft, locale)
+    board, text = _board(bot, draft, locale)
     # Pressed in the thread (the panel is there), Discord says what the bot may do in it.
     # Without Attach Files nothing could be posted, so nothing is rendered (a failed post
     # gives the minute back, and each press would render again).
@@ -72,7 +98,7 @@ async def post_preview(
     image = await bot.store.drafts.image(draft.id)
     reference = image.data if image is not None else None
     options = options_for(bot.config.guild(draft.guild_id))
-    key = animatic_key(valid, reference, options)
+    key = animatic_key(board, reference, options)
     previews = bot.store.previews
     claim = await previews.claim(
         draft.id, key, now=bot.discord_clock(), every=PREVIEW_EVERY_SECONDS
@@ -90,7 +116,9 @@ async def post_preview(
         return
     try:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        message = await _render_and_post(bot, draft, valid, reference, options, key, claim, locale)
+        message = await _render_and_post(
+            bot, draft, (board, text), reference, options, key, claim, locale
+        )
     except BaseException:
         await _give_back(bot, draft, claim)
         raise
@@ -110,32 +138,25 @@ async def _give_back(bot: StoryboardBot, draft: Draft, claim: PreviewClaimed) ->
 async def _render_and_post(
     bot: StoryboardBot,
     draft: Draft,
-    valid: ValidStoryboard,
+    shown: tuple[ValidStoryboard | Reel, str],
     reference: bytes | None,
     options: AnimaticOptions,
     key: str,
     claim: PreviewClaimed,
     locale: str,
 ) -> discord.Message:
+    board, text = shown
     channel_id = draft.thread_id or draft.channel_id
     with tempfile.TemporaryDirectory(prefix="animatic-") as tmp:
         path = Path(tmp) / f"draft-{draft.id}-preview.mp4"
         try:
             await bot.transcoder.animatic(
-                valid, path, reference=reference, options=options, wait=False
+                board, path, reference=reference, options=options, wait=False
             )
         except (TranscoderBusy, Stopped) as busy:
             raise StoryboardError("draft.animatic_busy") from busy
         except StoryboardError as problem:  # a reference image that can't be drawn
             raise _problem(problem, locale) from problem
-        text = t(
-            "draft.animatic_posted",
-            draft.locale,
-            draft=draft.id,
-            version=draft.version,
-            shots=len(valid.shots),
-            seconds=valid.settings.seconds,
-        )
         channel = bot.get_partial_messageable(channel_id, guild_id=draft.guild_id)
         try:
             message = await channel.send(
