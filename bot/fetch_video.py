@@ -63,8 +63,15 @@ async def fetch_video(config: Config, reference: str, out: Path) -> str:
             else:
                 async with aiohttp.ClientSession() as session:
                     api = VideoApi(session, shared_pacing=store.key_pacing())
+                    # As in the bot: a server now in the sandbox, without the job's key,
+                    # falls back to the sandbox client, whose 404 is then `KeyGone`.
+                    transcoder = Transcoder()  # never used: this job is no sandbox task
+                    api.sandbox = SandboxVideos(store, lambda: config, transcoder).client
                     tracker = Tracker(store, api, lambda: config)
-                    size = await tracker.download(job, part, max_bytes=cap)
+                    try:
+                        size = await tracker.download(job, part, max_bytes=cap)
+                    finally:
+                        await transcoder.close()
         except NotFound:
             raise FetchError(
                 f"the provider no longer keeps the video of job #{job.id} (task {job.task_id})"

@@ -75,9 +75,10 @@ class Transcoder:
         except BaseException:
             if turn.done() and not turn.cancelled():
                 self._release()  # handed a slot as it was cancelled: pass it on
-            else:
+            elif entry in self._waiters:
                 self._waiters.remove(entry)
                 heapq.heapify(self._waiters)
+            # (Else a slot that freed as it was cancelled already skipped it.)
             raise
         finally:
             self._queued[rank] -= 1

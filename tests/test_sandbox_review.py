@@ -4,6 +4,8 @@ provider. (Docstrings describe the defect as it was.)"""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fake_discord.standard import GUILD_ID
 from tests.fake_provider import Fault
 from tests.fake_provider.fixtures import GUILD_A_KEY
@@ -128,3 +130,38 @@ async def test_a_sandbox_cards_retry_pays_nothing_after_the_server_moves_to_a_pa
     )
     assert world.provider.requests == []
     assert len(await world.jobs()) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: which profile a sandbox guild's kept key is used with (see the docstring)",
+)
+async def test_a_paid_create_cut_off_is_looked_up_at_its_provider_after_a_move_to_the_sandbox(
+    world: World,
+) -> None:
+    """A paid job whose create reached the provider but whose answer was never recorded
+    (a stop cut it off), on a server then moved to the sandbox keeping its key. The job
+    is followed with that key (`client_for_fingerprint`), but was given the sandbox's
+    profile, which has no list route: the bot said it can't know whether the video
+    service started and left the member to decide (a resend pays twice), where the
+    provider could be asked, as before the move."""
+    job = await world.submitted_job("A paid lighthouse, cut off.")
+    assert job.task_id is not None and not job.task_id.startswith("sandbox-")
+    await world.stop_bot()
+    # As the store holds a job whose create reached the provider, its answer unrecorded.
+    await world.sql(
+        "UPDATE jobs SET state = 'pending', task_id = NULL, provider_status = NULL,"
+        " send_lease_until = NULL WHERE id = ?",
+        job.id,
+    )
+    config = world.config_with(
+        guilds={str(GUILD_ID): {"api_key": GUILD_A_KEY, "profile": "sandbox"}}
+    )
+    await world.start_bot(config)
+    world.provider.advance(3600)
+    await world.wait_until(lambda: delivered(world, job.id))
+    job = await world.job(job.id)
+    assert (job.state, job.resolution, job.delivery_error) == ("completed", None, None)
+    assert not [t for t in texts_in(world, job.thread_id) if "can't know whether" in t]
+    assert_the_paid_video_was_posted(world, job.thread_id)
+    assert len(world.provider.requests_to("create")) == 1

@@ -318,6 +318,31 @@ async def test_a_waiter_cancelled_before_or_as_its_turn_came_loses_no_slot(
     await transcoder.close(grace=30)
 
 
+async def test_a_waiter_cancelled_just_before_the_slot_frees_ends_cancelled(
+    small: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter cancelled (a stop, a timeout) in the same turn as the running transcode
+    ends: the freed slot skips it, and it ends as cancelled, not with an error of the
+    queue's own (a ValueError that a caller's `asyncio.timeout` would not turn into its
+    TimeoutError)."""
+    monkeypatch.setattr(transcoder_module, "still_frame", lambda src, max_bytes=None: b"jpeg")
+    transcoder = Transcoder(slots=1, queue=4)
+    await transcoder._acquire(transcoder_module.PAID)  # a transcode holds the only slot
+
+    waiter = asyncio.create_task(transcoder.still(small))
+    await asyncio.sleep(0)
+    assert transcoder.waiting == 1
+    waiter.cancel()  # its turn is cancelled at once, it runs again only next turn...
+    transcoder._release()  # ...and the transcode ends before that
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert transcoder.waiting == 0
+    # The slot is free, once: two stills after it, one at a time.
+    assert await asyncio.wait_for(transcoder.still(small), 30) == b"jpeg"
+    assert await asyncio.wait_for(transcoder.still(small), 30) == b"jpeg"
+    await transcoder.close(grace=30)
+
+
 async def test_a_card_still_does_not_wait_for_a_busy_slot(
     small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
