@@ -242,6 +242,7 @@ class StoryboardBot(commands.Bot):
         self._video_api.sandbox = sandbox.client
         self._submitter = Submitter(self._store, self._video_api, self.current_config)
         self._tracker = Tracker(self._store, self._video_api, self.current_config)
+        self._submitter.follow = self._tracker.watch
         for name in EXTENSIONS:
             await self.load_extension(name)
         if self.holds_first_shard:

@@ -38,6 +38,7 @@ from bot.videos_api import (
     ReferenceImage,
     SubmissionUnknown,
     VideoApi,
+    VideoJob,
     key_fingerprint,
 )
 from bot.videos_api.errors import Rejected, VideoApiError
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 CHARACTER_FIELDS = ("character_url", "character_timestamps", "character_from_task")
 # Tries one request key may make after the provider refused the earlier ones.
 MAX_ATTEMPTS_PER_KEY = 20
+# Waits before recording a create's answer again after a failure (then one last try).
+RECORD_RETRIES = (0.2, 1.0)
 
 
 def _fingerprint(settings: GuildSettings) -> str | None:
@@ -78,11 +81,22 @@ class SubmitOrder(BaseModel):
     character: CharacterSource | None = None
 
 
+class SentNotRecorded(StoryboardError):
+    """The provider took the create (it is made, and paid for), but its answer could not be
+    stored. Never a refusal: nothing may offer to send it again."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__("submit.not_recorded", job=job_id)
+        self.job_id = job_id
+
+
 class Submitter:
     def __init__(self, store: StoreApi, api: VideoApi, config: Callable[[], Config]) -> None:
         self._store = store
         self._api = api
         self._config = config
+        # Told the id of a job sent but not recorded, to follow it (the tracker's `watch`).
+        self.follow: Callable[[int], None] | None = None
 
     @property
     def _send_lease(self) -> float:
@@ -241,4 +255,30 @@ class Submitter:
                 key = failure_key(exc.code, exc.message, character=job.character is not None) or key
             return await self._store.mark_submit_failed(job.id, key, exc.fields)
         log.info("job=%s submitted task_id=%s", job.id, video.id)
-        return await self._store.mark_submitted(job.id, video)
+        try:
+            return await self._record(job.id, video)
+        except Exception as exc:
+            # Made and paid for, but not written down: the member must not be told to try
+            # again. The job stays pending with its hold let go, and the tracker, told now,
+            # finds it at the provider by its metadata like any create whose answer was lost.
+            log.error(
+                "job=%s task_id=%s: the provider took it, but recording that failed (%r);"
+                " it will be looked up by its metadata",
+                job.id,
+                video.id,
+                exc,
+            )
+            await self._let_go(job.id)
+            if self.follow is not None:
+                self.follow(job.id)
+            raise SentNotRecorded(job.id) from exc
+
+    async def _record(self, job_id: int, video: VideoJob) -> Job:
+        """`mark_submitted`, tried again twice on a failure (a busy database's lock)."""
+        for delay in RECORD_RETRIES:
+            try:
+                return await self._store.mark_submitted(job_id, video)
+            except Exception as exc:
+                log.warning("job=%s: recording the answer failed (%r); again", job_id, exc)
+                await asyncio.sleep(delay)
+        return await self._store.mark_submitted(job_id, video)

@@ -36,8 +36,9 @@ FIX_TEMPLATE = re.escape(FIX_PREFIX) + r"(?P<echo_id>[0-9]{1,20})"
 TIMING_PREFIX = "sb:fixtime:"
 TIMING_TEMPLATE = re.escape(TIMING_PREFIX) + r"(?P<echo_id>[0-9]{1,20})"
 # Refusals a new form can't mend: the storyboard already made a job (a second form would
-# pay again), or the server can't make videos at all.
-NO_FIX = ("storyboard.already_submitted", "guild.")
+# pay again; so did one whose answer could not be recorded), or the server can't make
+# videos at all.
+NO_FIX = ("storyboard.already_submitted", "submit.not_recorded", "guild.")
 # Refusals of the image itself: the reopened form asks for another one.
 IMAGE_REFUSALS = ("image.", "submit.image_", "first.image_lost")
 
