@@ -4,8 +4,6 @@ provider. (Docstrings describe the defect as it was.)"""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.fake_discord.standard import GUILD_ID
 from tests.fake_provider import Fault
 from tests.fake_provider.fixtures import GUILD_A_KEY
@@ -132,10 +130,6 @@ async def test_a_sandbox_cards_retry_pays_nothing_after_the_server_moves_to_a_pa
     assert len(await world.jobs()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: which profile a sandbox guild's kept key is used with (see the docstring)",
-)
 async def test_a_paid_create_cut_off_is_looked_up_at_its_provider_after_a_move_to_the_sandbox(
     world: World,
 ) -> None:
@@ -144,7 +138,8 @@ async def test_a_paid_create_cut_off_is_looked_up_at_its_provider_after_a_move_t
     is followed with that key (`client_for_fingerprint`), but was given the sandbox's
     profile, which has no list route: the bot said it can't know whether the video
     service started and left the member to decide (a resend pays twice), where the
-    provider could be asked, as before the move."""
+    provider could be asked, as before the move. A kept key is now used with the relay
+    profile."""
     job = await world.submitted_job("A paid lighthouse, cut off.")
     assert job.task_id is not None and not job.task_id.startswith("sandbox-")
     await world.stop_bot()

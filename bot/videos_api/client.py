@@ -34,7 +34,7 @@ from pydantic import SecretStr, ValidationError
 from bot import metrics
 from bot.config import GuildSettings
 from bot.errors import StoryboardError
-from bot.profiles import ProviderProfile
+from bot.profiles import RELAY, ProviderProfile
 from bot.videos_api.errors import (
     AuthFailed,
     ContentTooLarge,
@@ -838,14 +838,18 @@ class VideoApi:
         A guild moved to the sandbox may still hold the key (`api_key`, or listed in
         `previous_api_keys`) that made a paid job before the move: that job is followed
         with it at the guild's `base_url`, never by the sandbox client, whose "no such
-        video" would leave the paid video undelivered, or called gone."""
+        video" would leave the paid video undelivered, or called gone. It is used with
+        the relay profile, the bot's usual one: the sandbox's has no list route, and a
+        create whose answer was lost could then not be looked up (the member would be
+        asked to send it again). The profile a job was made with is not stored."""
         known = self._keys.get(fingerprint)
         if known is None:
             # Rotated away, kept in the config; or a sandbox guild's key, kept for later.
             kept = (fallback.api_key,) if fallback.is_sandbox and fallback.base_url else ()
+            profile = RELAY if fallback.is_sandbox else fallback.profile
             for key in (*fallback.previous_api_keys, *kept):
                 if key is not None and key_fingerprint(key) == fingerprint:
-                    return self._client(key, fallback.base_url, fallback.profile, fallback)
+                    return self._client(key, fallback.base_url, profile, fallback)
             return self.client_for(fallback)
         return self._client(known.api_key, known.base_url, known.profile, fallback)
 
