@@ -152,6 +152,9 @@ class TrackingSection(_Section):
     # delivers it, checking the thread first. A create in flight is held the same way:
     # another process leaves its pending job alone meanwhile.
     delivery_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # Every this often the tracker looks in the store for open jobs of its shards that it
+    # does not follow: one made by a rolling deploy's other process as it stopped, say.
+    rescan_seconds: float = Field(default=60.0, gt=0, le=3600)
     delivery_retry_max_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     delivery_give_up_hours: float = Field(default=6.0, gt=0, le=24 * 14)
 

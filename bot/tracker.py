@@ -156,6 +156,7 @@ class Tracker:
         self._busy: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._rescanning: asyncio.Task[None] | None = None
         self._workers: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.events: JobEvents | None = None
@@ -184,13 +185,43 @@ class Tracker:
         log.debug("tracker resumed %d open job(s)", len(job_ids))
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="storyboard-tracker")
+        self._rescanning = asyncio.create_task(self._rescan(), name="storyboard-rescan")
         return len(job_ids)
+
+    async def _rescan(self) -> None:
+        """Now and then, pick up open jobs of this process's shards that nobody here
+        follows. Jobs are loaded at start; one created by another process after that (a
+        rolling deploy's old half, whose jobs this process inherits when it stops) would
+        otherwise wait for the next start. A job followed twice meanwhile is harmless:
+        every change is a compare-and-set and a delivery is claimed."""
+        every = 60.0
+        while not self._stopping:
+            try:
+                every = self.tracking.rescan_seconds
+            except Exception:  # a config being replaced: the last interval meanwhile
+                log.debug("tracker: rescan interval unreadable", exc_info=True)
+            await asyncio.sleep(every)
+            try:
+                job_ids = await self._store.open_job_ids(self._config().shards)
+            except Exception as exc:
+                log.warning("tracker: could not look for open jobs: %r", exc)
+                continue
+            found = [i for i in job_ids if i not in self._due_at and i not in self._busy]
+            for job_id in found:
+                self.watch(job_id)
+            if found:
+                log.info("tracker: following %d open job(s) found in the store", len(found))
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop dispatching; let looks under way finish for up to `grace` seconds (a
         delivery cut between posting and recording it would have to be checked again)."""
         self._stopping = True
         self._wake.set()
+        if self._rescanning is not None:
+            self._rescanning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rescanning
+            self._rescanning = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -267,7 +298,7 @@ class Tracker:
                 left = (job.send_lease_until or 0.0) - time.time()
                 again = min(max(left, 1.0), self.tracking.delivery_lease_seconds)
                 log.info(
-                    "job=%s: another process is sending its create; looking again in %.1f s",
+                    "job=%s: its create is being sent by a live process; looking again in %.1f s",
                     job.id,
                     again,
                 )

@@ -399,7 +399,7 @@ async def test_a_rolling_deploys_new_process_leaves_a_create_in_flight_to_the_ol
     assert job["send_owner"] is not None
 
     await f.start(("new", 1))
-    left = f"job={job['id']}: another process is sending its create"
+    left = f"job={job['id']}: its create is being sent by a live process"
 
     def times_left() -> int:
         return f.log("new").read_text(encoding="utf-8", errors="replace").count(left)
