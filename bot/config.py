@@ -195,8 +195,10 @@ class OpsSection(_Section):
         head, sep, tail = value.strip().rpartition(":")
         if not sep or not head:
             raise ValueError('must be host:port, like "127.0.0.1:9100"')
-        if not (tail.isascii() and tail.isdigit()) or not 1 <= int(tail) <= 65535:
-            raise ValueError(f"port {tail!r} is not a number from 1 to 65535")
+        # Port 0: any free port, which the log line then names (for tests, and for a
+        # host that scrapes whatever port it is told).
+        if not (tail.isascii() and tail.isdigit()) or not 0 <= int(tail) <= 65535:
+            raise ValueError(f"port {tail!r} is not a number from 0 to 65535")
         if head.startswith("[") and head.endswith("]"):
             host = head[1:-1]
             try:

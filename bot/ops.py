@@ -169,6 +169,7 @@ class OpsServer:
             await self._runner.cleanup()
             log.error("ops endpoint cannot listen on %s: %s", self.url, exc.strerror or exc)
             raise
+        self.port = int(self._runner.addresses[0][1])  # the one bound, for port 0
         log.info("ops endpoint listening on %s (/healthz, /metrics)", self.url)
 
     async def stop(self) -> None:
