@@ -371,12 +371,27 @@ async def run_healthcheck(port: int) -> int:
     return await asyncio.wait_for(proc.wait(), timeout=15)
 
 
+async def bound_port(proc: asyncio.subprocess.Process, read: list[bytes]) -> int:
+    """The ops endpoint's port, from the bot's JSON log line saying where it listens;
+    the lines read on the way are kept in `read`."""
+    assert proc.stderr is not None
+    async with asyncio.timeout(30):
+        while line := await proc.stderr.readline():
+            read.append(line)
+            found = re.match(
+                r"ops endpoint listening on http://127\.0\.0\.1:(\d+) ",
+                json.loads(line).get("message", ""),
+            )
+            if found:
+                return int(found[1])
+    raise AssertionError(b"".join(read).decode())
+
+
 async def test_the_process_logs_json_and_passes_the_dockerfile_healthcheck(
     fake_discord: FakeDiscord, fake_provider: FakeProvider, tmp_path: Path, store_backend: str
 ) -> None:
     fd = fake_discord
     std = add_standard_guild(fd)
-    port = free_port()
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
@@ -389,7 +404,7 @@ timeout_seconds = 5
 
 {storage_toml(storage_section(store_backend, tmp_path))}
 [ops]
-listen = "127.0.0.1:{port}"
+listen = "127.0.0.1:0"
 log_format = "json"
 
 [guilds."{GUILD_ID}"]
@@ -397,9 +412,13 @@ api_key_env = "GUILD_A_KEY_FOR_TEST"
 """,
         encoding="utf-8",
     )
-    base = f"http://127.0.0.1:{port}"
     proc = await start_bot(fd, config)
+    early: list[bytes] = []  # the log read while the port is looked for
     try:
+        # Port 0: the one bound is in the log line (a port picked free beforehand could
+        # be taken by another worker's connection before the bot binds it).
+        port = await bound_port(proc, early)
+        base = f"http://127.0.0.1:{port}"
         await fd.wait_ready(timeout=30)
         for _ in range(200):
             with_status = await get(base + "/healthz")
@@ -440,7 +459,7 @@ api_key_env = "GUILD_A_KEY_FOR_TEST"
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    log = stderr.decode()
+    log = b"".join(early).decode() + stderr.decode()
     assert proc.returncode == 0, log
     assert GUILD_A_KEY not in log
     assert fd.bot_token not in log
