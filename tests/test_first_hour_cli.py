@@ -10,7 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -269,13 +269,19 @@ async def new_api_provider() -> AsyncIterator[FakeProvider]:
         yield provider
 
 
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port that refuses connections for the whole test: bound, never listened on.
+    (Bound then closed, another test's server or connection could take it meanwhile.)"""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
+
+
 async def test_ping_says_per_guild_reachable_key_and_list_route(
-    fake_provider: FakeProvider, new_api_provider: FakeProvider, tmp_path: Path
+    fake_provider: FakeProvider, new_api_provider: FakeProvider, tmp_path: Path, refused_port: int
 ) -> None:
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
-    closed.close()
+    dead = f"http://127.0.0.1:{refused_port}/v1"
     path = write(
         tmp_path,
         f"""
@@ -411,11 +417,10 @@ ADVICE = (
 )
 
 
-async def test_discord_refusing_the_connection_is_one_line(tmp_path: Path) -> None:
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
+async def test_discord_refusing_the_connection_is_one_line(
+    tmp_path: Path, refused_port: int
+) -> None:
+    port = refused_port
     api = f"http://127.0.0.1:{port}/api/v10"
     code, log = await launch(api, write(tmp_path, GOOD))
     assert code == 1
