@@ -11,7 +11,7 @@ from bot.drafts import Actor, Draft, require_manager, require_open
 from bot.errors import StoryboardError
 from bot.store import Job
 from bot.store.api import StoreApi
-from bot.submission import SubmitOrder, Submitter
+from bot.submission import SentNotRecorded, SubmitOrder, Submitter
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,14 @@ class DraftService:
             raise
         try:
             job = await self._submitter.submit(order)
+        except SentNotRecorded as sent:
+            # Made and paid for: the draft stays locked (as it was locked before sending),
+            # so no edit makes a second version of it; its job is noted if the store lets us.
+            try:
+                await drafts.close(draft_id, "submitted", job_id=sent.job_id, only_if_open=False)
+            except Exception:
+                log.warning("draft=%s: its job=%s not noted on it", draft_id, sent.job_id)
+            raise
         except StoryboardError:
             await drafts.reopen(draft_id)  # refused before anything was stored or sent
             raise

@@ -68,3 +68,28 @@ async def test_an_answer_that_cant_be_recorded_is_never_offered_again_and_is_del
     job = await world.job(job.id)
     assert job.state == "completed"
     assert len(world.provider.requests_to("create")) == 1
+
+
+@pytest.mark.expected_errors("recording that failed")
+async def test_a_draft_whose_answer_cant_be_recorded_stays_submitted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The draft must not reopen: an edit would make a new version, and its Submit a new
+    request key, paying for the same storyboard a second time."""
+    from tests.test_drafts_e2e import add_shot, current, new_draft, press, reply_of
+
+    draft = await new_draft(world)
+    await add_shot(world, draft, world.std.alice, "A lighthouse at night.", "")
+    failing(world, monkeypatch, times=3)
+    submit = await press(world, draft, "submit", world.std.alice)
+    await world.wait_reply(submit)
+    [job] = await world.jobs()
+    assert reply_of(submit).startswith(t("submit.not_recorded", "en-US", job=job.id))
+    assert (await current(world, draft)).state == "submitted"
+    # The panel's Submit again makes nothing.
+    again = await press(world, draft, "submit", world.std.alice)
+    await again.wait_callback()
+    world.provider.advance(3600)
+    await world.wait_until(lambda: delivered(world, job.id))
+    assert len(world.provider.requests_to("create")) == 1
+    assert len(await world.jobs()) == 1
