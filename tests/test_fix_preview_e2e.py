@@ -238,3 +238,10 @@ async def test_watch_timing_follows_the_servers_access_rules(world: World) -> No
     assert previews_sent(world) == []
     world.bot.config = with_guild(world)
     assert await press_timing(world, sub) == t("fix.preview_posted", "en-US", total=4, video=10)
+
+
+@pytest.mark.parametrize("echo", ["999", "99999999999999999999"])
+async def test_watch_timing_of_nothing_is_not_found(world: World, echo: str) -> None:
+    ix = await press_as(world, world.std.alice, world.std.text, f"sb:fixtime:{echo}")
+    refused_as_missing(ix, world.std.alice)
+    assert previews_sent(world) == []
